@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own XDG dirs, so nothing touches the real user's Airlock."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("xdg")
+    for var in ("CONFIG", "STATE", "DATA", "CACHE"):
+        d = home / var.lower()
+        d.mkdir()
+        monkeypatch.setenv(f"XDG_{var}_HOME", str(d))
+    run = home / "run"
+    run.mkdir(mode=0o700)
+    # Keep a desktop-env runtime dir if the test needs the real desktop; else a private one.
+    if not os.environ.get("AIRLOCK_KEEP_RUNTIME_DIR"):
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.delenv("AIRLOCK_AUTO_APPROVE", raising=False)
+    return home
+
+
+def shared_file(*parts: str) -> Path:
+    """A file under ../shared, or skip the test clearly when the shared material is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared material not found: {p} (run from a checkout with ../shared beside it)")
+    return p
