@@ -183,12 +183,12 @@ class Engine:
         extra = tuple(getattr(policy, "protected_paths", ()) or ())
         for location, path in _paths.path_arguments(event.tool_input):
             if event.tool_name in _paths.WRITE_TOOLS:
-                reason = _paths.protection_reason(path, extra_patterns=extra)
+                reason = _paths.protection_reason(path, extra_patterns=extra, cwd=event.agent.cwd or None)
                 if reason:
                     v.action, v.decided_by, v.hard_block = Action.BLOCK, "protected_path", True
                     v.reason = f"{event.tool_name} may not modify {path!r}: {reason}"
                     return v
-            elif event.tool_name in _paths.SECRET_READ_TOOLS and _paths.is_secret_bearing(path):
+            elif event.tool_name in _paths.SECRET_READ_TOOLS and _paths.is_secret_bearing(path, cwd=event.agent.cwd or None):
                 if v.action is Action.ALLOW:
                     v.action, v.decided_by = Action.ASK, "protected_path"
                     v.reason = f"{event.tool_name} wants to read {path!r}, which may hold secrets"

@@ -39,6 +39,8 @@ __all__ = [
     "Decision",
     "AuditRecord",
     "utc_iso",
+    "decision_to_dict",
+    "decision_from_dict",
 ]
 
 
@@ -143,6 +145,7 @@ class AgentIdentity:
     cmdline: str = ""
     uid: int | None = None
     session_id: str = ""
+    cwd: str = ""  # relative paths in tool inputs resolve against the agent's cwd, not Airlock's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +155,7 @@ class AgentIdentity:
             "cmdline": self.cmdline,
             "uid": self.uid,
             "session_id": self.session_id,
+            "cwd": self.cwd,
         }
 
     @classmethod
@@ -164,6 +168,7 @@ class AgentIdentity:
             cmdline=str(d.get("cmdline") or ""),
             uid=None if uid is None else int(uid),
             session_id=str(d.get("session_id") or ""),
+            cwd=str(d.get("cwd") or ""),
         )
 
 
@@ -429,3 +434,60 @@ class AuditRecord:
             agent=event.agent.to_dict(),
             auto_approved=decision.auto_approved,
         )
+
+
+def decision_to_dict(decision: Decision) -> dict[str, Any]:
+    """A ``Decision`` (with its ``Verdict``) in wire form, for the socket protocol."""
+    v = decision.verdict
+    return {
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+        "decided_by": decision.decided_by,
+        "tool_input": decision.tool_input,
+        "auto_approved": decision.auto_approved,
+        "verdict": {
+            "action": v.action.value,
+            "reason": v.reason,
+            "decided_by": v.decided_by,
+            "threat_level": v.threat_level.name,
+            "findings": [f.to_dict() for f in v.findings],
+            "risk": v.risk.name.lower(),
+            "rule_id": v.rule_id,
+            "modified_input": v.modified_input,
+            "hook_errors": list(v.hook_errors),
+            "hard_block": v.hard_block,
+        },
+    }
+
+
+def decision_from_dict(d: dict[str, Any]) -> Decision:
+    """Rebuild a ``Decision`` from ``decision_to_dict``. Raises ValueError/TypeError/KeyError on bad input."""
+    if not isinstance(d, dict):
+        raise TypeError(f"decision must be an object, got {type(d).__name__}")
+    vd = d.get("verdict") or {}
+    if not isinstance(vd, dict):
+        raise TypeError("decision.verdict must be an object")
+    tool_input = d.get("tool_input")
+    if tool_input is not None and not isinstance(tool_input, dict):
+        raise TypeError("decision.tool_input must be an object or null")
+    modified = vd.get("modified_input")
+    verdict = Verdict(
+        action=Action.parse(vd.get("action", "block")),
+        reason=str(vd.get("reason") or ""),
+        decided_by=str(vd.get("decided_by") or "default"),
+        threat_level=ThreatLevel.parse(vd.get("threat_level") or "LOW"),
+        findings=tuple(Finding.from_dict(f) for f in (vd.get("findings") or ())),
+        risk=RiskLevel.parse(vd.get("risk") or "medium") or RiskLevel.MEDIUM,
+        rule_id=None if vd.get("rule_id") is None else str(vd["rule_id"]),
+        modified_input=modified if isinstance(modified, dict) else None,
+        hook_errors=tuple(str(e) for e in (vd.get("hook_errors") or ())),
+        hard_block=bool(vd.get("hard_block", False)),
+    )
+    return Decision(
+        outcome=Outcome(d["outcome"]),
+        reason=str(d.get("reason") or ""),
+        decided_by=str(d.get("decided_by") or ""),
+        verdict=verdict,
+        tool_input=tool_input,
+        auto_approved=bool(d.get("auto_approved", False)),
+    )

@@ -8,6 +8,7 @@ HIGH risk) are never on the fast path: with no one to ask, they are denied.
 from __future__ import annotations
 
 import dataclasses
+import os
 import functools
 import inspect
 import time
@@ -64,7 +65,11 @@ def _needs_approval(tool_name: str, declared: RiskLevel | None) -> bool:
 
 
 def _before(tool_name: str, declared: RiskLevel | None, tool_input: dict[str, Any]) -> BeforeToolEvent:
-    identity = dataclasses.replace(runtime.identity)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a deleted cwd: relative paths then resolve nowhere safe, so say so
+        cwd = "/nonexistent-cwd"
+    identity = dataclasses.replace(runtime.identity, cwd=cwd)
     event = BeforeToolEvent(agent=identity, tool_name=tool_name, tool_input=tool_input, risk=declared)
     decision = runtime.decider().before_tool(event)
     if not decision.allowed:
