@@ -117,7 +117,7 @@ _PATH_KEYS = frozenset({
     "path", "file", "filename", "file_name", "file_path", "filepath", "src", "source", "source_path",
     "dst", "dest", "destination", "destination_path", "target", "target_path", "output", "output_path",
     "output_file", "out", "directory", "dir", "folder", "new_path", "old_path", "save_path", "to", "from",
-    "location", "filepath_or_buffer", "local_path",
+    "location", "filepath_or_buffer", "local_path", "files", "paths", "sources", "targets", "filenames",
 })
 _CONTENT_KEYS = frozenset({"content", "contents", "text", "data", "body", "code", "command", "cmd", "query",
                            "url", "prompt", "message", "pattern", "replacement", "old_str", "new_str"})
@@ -129,9 +129,15 @@ def _home() -> str:
     return os.path.expanduser("~")
 
 
-@lru_cache(maxsize=1)
 def _airlock_roots() -> tuple[tuple[str, str], ...]:
-    """Airlock's own config, state, data and package directories (resolved)."""
+    env = os.environ
+    return _airlock_roots_for(env.get("HOME"), env.get("XDG_CONFIG_HOME"), env.get("XDG_STATE_HOME"),
+                              env.get("XDG_DATA_HOME"))
+
+
+@lru_cache(maxsize=8)
+def _airlock_roots_for(*_env: str | None) -> tuple[tuple[str, str], ...]:
+    """Airlock's own config, state, data and package directories (resolved; cached per environment)."""
     from . import _dirs
 
     roots = []

@@ -349,7 +349,10 @@ class PolicyStore:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _last_good_path(self) -> Path:
-        return _dirs.state_dir() / "policy.last-good.toml"
+        import hashlib
+
+        tag = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
+        return _dirs.state_dir() / f"policy.last-good.{tag}.toml"
 
     def _initial(self) -> Policy:
         self._stamp = self._stat()
@@ -361,6 +364,8 @@ class PolicyStore:
             self.error = exc if isinstance(exc, PolicyError) else PolicyError(str(exc), source=str(self.path))
             log.error("policy not loaded: %s", self.error)
         try:
+            if not self._last_good_path().is_file():
+                raise FileNotFoundError(self._last_good_path())
             policy = load_policy(self._last_good_path())
             log.warning("using the last good policy until %s is fixed", self.path)
             return policy
