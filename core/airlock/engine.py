@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -31,9 +32,11 @@ from .events import (
     BeforeAgentEvent,
     BeforeToolEvent,
     Decision,
+    EventKind,
     Outcome,
     RiskLevel,
     Verdict,
+    utc_iso,
 )
 from .hooks import HookRegistry
 from .hooks import registry as global_registry
@@ -86,6 +89,7 @@ class Engine:
         policy: Any | None = None,
         approver: Approver | None = None,
         output_block_at: ThreatLevel = ThreatLevel.CRITICAL,
+        monitor: Any | None = None,
     ) -> None:
         self.hooks = hooks if hooks is not None else global_registry
         self.scanner = scanner
@@ -93,6 +97,8 @@ class Engine:
         self.policy = policy
         self._approver = approver
         self.output_block_at = output_block_at
+        self.monitor = monitor  # a monitor.Monitor: rate limits, anomaly alerts, paused agents
+        self.paused_until = 0.0  # "pause protection": until then every tool call is asked
         self._audit_lock = threading.Lock()
 
     @property
@@ -106,7 +112,11 @@ class Engine:
 
     # ------------------------------------------------------------------ public
     def before_tool(self, event: BeforeToolEvent) -> Decision:
-        return self._settle(event, self._evaluate_tool(event))
+        decision = self._settle(event, self._evaluate_tool(event))
+        if self.monitor is not None:
+            self._observe(lambda m: m.observe_call(event, refused_by_rate=decision.decided_by == "rate_limit"),
+                          event)
+        return decision
 
     def before_agent(self, event: BeforeAgentEvent) -> Decision:
         return self._settle(event, self._evaluate_prompt(event))
@@ -134,6 +144,8 @@ class Engine:
             verdict = Verdict(Action.BLOCK, f"output check failed ({exc}); output withheld", "error")
         outcome = Outcome.BLOCKED if verdict.action is Action.BLOCK else Outcome.ALLOWED
         decision = Decision(outcome, verdict.reason, verdict.decided_by, verdict, event.tool_input)
+        if self.monitor is not None:
+            self._observe(lambda m: m.observe_result(event), event)
         record = AuditRecord.from_decision(event, decision)
         record.execution_time_ms = round(float(event.duration_ms), 3)
         record.error = event.error
@@ -159,7 +171,12 @@ class Engine:
 
     def _evaluate_tool(self, event: BeforeToolEvent) -> Verdict:
         try:
-            return self._evaluate_tool_unsafe(event)
+            v = self._evaluate_tool_unsafe(event)
+            if v.action is Action.ALLOW:
+                paused = self._pause_reason(event)
+                if paused:
+                    v.action, v.decided_by, v.reason = Action.ASK, "paused", paused
+            return v
         except Exception as exc:  # fail secure: an engine bug denies, with the reason
             log.exception("before_tool evaluation failed")
             return Verdict(Action.BLOCK, f"Airlock could not evaluate this call ({type(exc).__name__}: {exc}); "
@@ -178,8 +195,16 @@ class Engine:
             v.action, v.reason, v.decided_by = Action.BLOCK, hook_out.reason, hook_out.decided_by
             return v
 
-        # 2. protected paths: writes are refused outright, secret reads are asked
         policy = self._policy_now()
+        # 1b. rate limits
+        if self.monitor is not None:
+            self.monitor.configure(getattr(policy, "limits", {}) or {})
+            rate = self.monitor.check_rate(event.agent.name, event.tool_name)
+            if not rate.allowed:
+                v.action, v.decided_by, v.reason = Action.BLOCK, "rate_limit", rate.reason
+                return v
+
+        # 2. protected paths: writes are refused outright, secret reads are asked
         extra = tuple(getattr(policy, "protected_paths", ()) or ())
         for location, path in _paths.path_arguments(event.tool_input):
             if event.tool_name in _paths.WRITE_TOOLS:
@@ -226,6 +251,33 @@ class Engine:
             v.action, v.decided_by = Action.ASK, f"risk:{risk.name.lower()}"
             v.reason = f"{event.tool_name} is a {risk.name.lower()}-risk tool and needs approval"
         return self._apply_hook_ask(v, hook_out)
+
+    def _pause_reason(self, event: BeforeToolEvent) -> str | None:
+        if self.paused_until and time.time() < self.paused_until:
+            return "protection is paused: every call needs your approval"
+        if self.monitor is not None:
+            return self.monitor.pause_reason(event.agent.name)
+        return None
+
+    def _observe(self, fn: Any, event: AnyEvent) -> None:
+        try:
+            alerts = fn(self.monitor)
+        except Exception:  # monitoring must never break a decision
+            log.exception("monitor failed")
+            return
+        for alert in alerts:
+            record = AuditRecord(
+                timestamp=utc_iso(), session_id=event.agent.session_id, agent_name=alert.agent,
+                tool_name=getattr(event, "tool_name", None), tool_input=None, execution_time_ms=None, error=None,
+                event=EventKind.SECURITY_ALERT.value, decision="alert", decided_by="monitor",
+                threat_level=alert.severity.upper(), reason=alert.summary, call_id=event.call_id,
+                agent=event.agent.to_dict(), extra=alert.to_dict())
+            try:
+                with self._audit_lock:
+                    if self.audit is not None:
+                        self.audit.append(record)
+            except Exception:
+                log.exception("could not record a security alert")
 
     @staticmethod
     def _apply_hook_ask(v: Verdict, hook_out: Any) -> Verdict:

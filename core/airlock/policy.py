@@ -77,7 +77,7 @@ UNKNOWN_TOOL_RISK = RiskLevel.MEDIUM
 # an argument longer than this is not glob-matched: deny rules count it as a match, allow rules not
 MAX_MATCH_CHARS = 65_536
 _RULE_KEYS = frozenset({"id", "tool", "action", "args", "agent", "expires", "comment", "created"})
-_TOP_KEYS = frozenset({"risk", "paths", "rule"})
+_TOP_KEYS = frozenset({"risk", "paths", "rule", "limits"})
 _PRECEDENCE = {Action.BLOCK: 0, Action.ASK: 1, Action.ALLOW: 2}
 # An allow rule's "*" never spans these: "git status*" must not allow "git status; rm -rf ~".
 _SHELL_META = frozenset(";&|`$<>\n\r")
@@ -182,6 +182,7 @@ class Policy:
     protected_paths: tuple[str, ...] = ()
     source: str = "<defaults>"
     fallback: bool = False
+    limits: Mapping[str, Any] = field(default_factory=dict)  # [limits]: per_agent, per_tool, tools = {name: "n/min"}
 
     def risk_of(self, tool_name: str) -> RiskLevel:
         if self.fallback:
@@ -278,7 +279,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise PolicyError(f"unknown section(s): {', '.join(sorted(unknown))} "
-                          "(allowed: [risk], [paths], [[rule]])", source=source)
+                          "(allowed: [risk], [paths], [limits], [[rule]])", source=source)
     risk: dict[str, RiskLevel] = {}
     risk_raw = data.get("risk", {})
     if not isinstance(risk_raw, dict):
@@ -296,6 +297,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     protected = paths_raw.get("protected", []) if isinstance(paths_raw, dict) else None
     if not isinstance(protected, list) or not all(isinstance(p, str) for p in protected):
         raise PolicyError("[paths] protected must be a list of strings", source=source)
+    limits = _parse_limits(data.get("limits", {}), source)
     rules_raw = data.get("rule", [])
     if not isinstance(rules_raw, list):
         raise PolicyError("rules are written as [[rule]] tables", source=source)
@@ -307,7 +309,27 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     dup = {x for x in ids if ids.count(x) > 1} if len(ids) < 2000 else set()
     if dup:
         raise PolicyError(f"duplicate rule id(s): {', '.join(sorted(dup))}", source=source)
-    return Policy(tuple(rules), risk, tuple(protected), source)
+    return Policy(tuple(rules), risk, tuple(protected), source, limits=limits)
+
+
+def _parse_limits(raw: Any, source: str) -> dict[str, Any]:
+    from .monitor.ratelimit import parse_limit
+
+    if not isinstance(raw, dict) or set(raw) - {"per_agent", "per_tool", "tools"}:
+        raise PolicyError("[limits] takes per_agent = \"600/min\", per_tool = \"300/min\" and "
+                          "tools = { tool = \"60/min\" }", source=source)
+    out: dict[str, Any] = {}
+    try:
+        for key in ("per_agent", "per_tool"):
+            if key in raw:
+                out[key] = parse_limit(raw[key])
+        tools = raw.get("tools", {})
+        if not isinstance(tools, dict):
+            raise ValueError("[limits] tools must be a table")
+        out["tools"] = {str(k): parse_limit(v) for k, v in tools.items()}
+    except ValueError as exc:
+        raise PolicyError(f"[limits]: {exc}", source=source) from None
+    return out
 
 
 def default_path() -> Path:
