@@ -35,6 +35,7 @@ from .events import (
     EventKind,
     Outcome,
     RiskLevel,
+    Scope,
     Verdict,
     utc_iso,
 )
@@ -99,6 +100,8 @@ class Engine:
         self.output_block_at = output_block_at
         self.monitor = monitor  # a monitor.Monitor: rate limits, anomaly alerts, paused agents
         self.paused_until = 0.0  # "pause protection": until then every tool call is asked
+        # answers given "for this agent session": (session id, agent, tool) -> the answer
+        self._session_grants: dict[tuple[str, str, str], ApprovalDecision] = {}
         self._audit_lock = threading.Lock()
 
     @property
@@ -319,7 +322,13 @@ class Engine:
         elif verdict.action is Action.BLOCK:
             decision = Decision(Outcome.BLOCKED, verdict.reason, verdict.decided_by, verdict, tool_input)
         else:
-            answer = self._ask(event, verdict)
+            grant_key = self._grant_key(event, verdict)
+            granted = self._session_grants.get(grant_key) if grant_key else None
+            answer = granted if granted is not None else self._ask(event, verdict)
+            if grant_key and granted is None and answer.scope is Scope.SESSION and not answer.timed_out:
+                if len(self._session_grants) < 10_000:
+                    self._session_grants[grant_key] = ApprovalDecision(
+                        answer.approved, f"{answer.decided_by} (this session)", answer.reason, Scope.SESSION)
             if answer.approved:
                 outcome = Outcome.APPROVED
             else:
@@ -330,6 +339,16 @@ class Engine:
             decision = Decision(outcome, reason, answer.decided_by, verdict, tool_input,
                                 auto_approved=answer.decided_by == "auto-approve" and answer.approved)
         return self._record(AuditRecord.from_decision(event, decision), decision)
+
+    @staticmethod
+    def _grant_key(event: AnyEvent, verdict: Verdict) -> tuple[str, str, str] | None:
+        """Session-scoped answers cover asks about a tool's risk or an ask rule, nothing else:
+        an injection finding, a secret path or a pause is asked again every time."""
+        if not isinstance(event, BeforeToolEvent) or not event.agent.session_id:
+            return None
+        if not verdict.decided_by.startswith(("risk:", "rule:")):
+            return None
+        return (event.agent.session_id, event.agent.name, event.tool_name)
 
     def _ask(self, event: AnyEvent, verdict: Verdict) -> ApprovalDecision:
         if verdict.hard_block:  # never routed to a human or to auto-approve
