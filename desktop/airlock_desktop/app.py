@@ -24,6 +24,7 @@ from airlock.audit import default_path as default_audit_path
 from airlock.engine import Engine
 from airlock.hooks import HookRegistry
 from airlock.policy import PolicyStore
+from airlock.settings import Settings, load_settings, settings_path
 
 from ._pause import Pause
 from ._rule_draft import RuleDraft
@@ -57,12 +58,16 @@ class AirlockApp(QObject):
     """Owns the long-lived objects. ``server=None`` makes it a viewer of an already running server."""
 
     def __init__(self, *, socket_path: Path | None = None, audit_path: Path | None = None,
-                 policy_path: Path | None = None, timeout: float = 60.0, force_window: bool = False,
-                 host_server: bool = True, arm_delay_ms: int = 1000) -> None:
+                 policy_path: Path | None = None, timeout: float | None = None, force_window: bool = False,
+                 host_server: bool = True, arm_delay_ms: int = 1000, settings: Settings | None = None) -> None:
         super().__init__()
         from airlock.server import Server, default_socket_path
 
-        self.audit_path = Path(audit_path) if audit_path else default_audit_path()
+        loaded = load_settings() if settings is None else None
+        self.settings: Settings = settings if settings is not None else loaded.settings  # type: ignore[union-attr]
+        self.settings_errors: list[str] = loaded.errors if loaded is not None else []
+        timeout = self.settings.approval_timeout if timeout is None else timeout
+        self.audit_path = Path(audit_path) if audit_path else (self.settings.audit_file() or default_audit_path())
         self.engine = build_engine(self.audit_path, policy_path)
         self.policy: PolicyStore = self.engine.policy
         self.pause = Pause(self.engine.hooks)
@@ -73,6 +78,7 @@ class AirlockApp(QObject):
         self.bridge.requested.connect(self.queue.submit)
         self.tray = TrayController(force_window=force_window, parent=self)
         self.notifier = Notifier(fallback=self.tray.show_message, parent=self)
+        self.notifier.muted = self.settings.muted_categories()
         self.socket_path = Path(socket_path) if socket_path else default_socket_path()
         self.server: Any = Server(self.engine, self.socket_path, approver=self.approver) if host_server else None
         self.server_error = ""
@@ -157,6 +163,12 @@ class AirlockApp(QObject):
             self._follower.stop()
         if self.server is not None:
             self.server.stop(timeout=2.0)
+            if self.settings.when_closed == "headless":  # hand agents over to `airlock serve` (systemd --user)
+                from airlock.settings import start_headless_server
+
+                ok, detail = start_headless_server()
+                if not ok:
+                    log.warning("could not start the headless server: %s", detail)
         self.pause.stop()
         if getattr(self.engine, "monitor", None) is not None:
             self.engine.monitor.save()  # baselines survive restarts
@@ -243,6 +255,21 @@ class AirlockApp(QObject):
             self.queue.dialog.show()
             self.queue.dialog.raise_()
 
+    # ---------------------------------------------------------------- settings
+    def set_approval_timeout(self, seconds: float) -> None:
+        """New requests get the new countdown; dialogs already open keep theirs."""
+        self.approver.timeout = float(seconds)
+        self.queue.timeout = float(seconds)
+
+    def set_muted_notifications(self, categories: set[str]) -> None:
+        self.notifier.muted = set(categories)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Called by the Settings window after saving; the audit path applies at the next start."""
+        self.settings = settings
+        self.set_approval_timeout(settings.approval_timeout)
+        self.set_muted_notifications(settings.muted_categories())
+
     # ------------------------------------------------------------------- rules
     def save_rule(self, draft: RuleDraft) -> Any:
         return self.policy.add_rule(draft.tool, draft.action, args=draft.args, agent=draft.agent,
@@ -285,7 +312,10 @@ class AirlockApp(QObject):
             "protection": ("paused until " + time.strftime("%H:%M", time.localtime(self.pause.until))
                            if self.pause.active else "on"),
             "system tray": "yes" if self.tray.has_tray else "no (small window instead)",
-            "notifications": "freedesktop D-Bus (tray balloon as fallback)",
+            "notifications": "freedesktop D-Bus (tray balloon as fallback)"
+                             + (f"; off: {', '.join(sorted(self.notifier.muted))}" if self.notifier.muted else ""),
+            "settings file": str(settings_path()) + (f" (problems: {'; '.join(self.settings_errors)})"
+                                                     if self.settings_errors else ""),
         }
 
 
@@ -299,8 +329,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--socket", type=Path, default=None, help="socket path (default: $XDG_RUNTIME_DIR/airlock/)")
     p.add_argument("--audit", type=Path, default=None, help="audit log path")
     p.add_argument("--policy", type=Path, default=None, help="policy file path")
-    p.add_argument("--timeout", type=float, default=float(os.environ.get("AIRLOCK_APPROVAL_TIMEOUT", 60)),
-                   help="seconds before an unanswered approval is denied (default 60)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds before an unanswered approval is denied (default: $AIRLOCK_APPROVAL_TIMEOUT, "
+                        "else Settings, else 60)")
     p.add_argument("--window", action="store_true", help="use a small window instead of the system tray")
     p.add_argument("--no-server", action="store_true",
                    help="do not host the socket server (another `airlock serve` runs)")
@@ -312,8 +343,23 @@ def run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Airlock")
     app.setQuitOnLastWindowClosed(False)
+    loaded = load_settings()
+    for err in loaded.errors:
+        print(f"airlock tray: settings: {err}", file=sys.stderr)
+    timeout = args.timeout if args.timeout is not None else loaded.settings.approval_timeout
+    if args.timeout is None and os.environ.get("AIRLOCK_APPROVAL_TIMEOUT"):
+        try:
+            timeout = float(os.environ["AIRLOCK_APPROVAL_TIMEOUT"])
+        except ValueError:
+            print("airlock tray: AIRLOCK_APPROVAL_TIMEOUT is not a number; using the settings", file=sys.stderr)
+    if loaded.settings.when_closed == "headless" and not args.no_server:
+        from airlock.settings import stop_headless_server
+
+        stop_headless_server()  # the tray takes the socket back from the headless server it handed over to
     airlock = AirlockApp(socket_path=args.socket, audit_path=args.audit, policy_path=args.policy,
-                         timeout=args.timeout, force_window=args.window, host_server=not args.no_server)
+                         timeout=timeout, force_window=args.window, host_server=not args.no_server,
+                         settings=loaded.settings)
+    airlock.settings_errors = loaded.errors
     try:
         airlock.start()
     except AlreadyRunning as exc:

@@ -40,6 +40,7 @@ class Notifier(QObject):
         self.fallback = fallback
         self.burst = burst
         self.enabled = True
+        self.muted: set[str] = set()  # categories switched off in Settings
         self.sent: list[tuple[str, str]] = []      # what went out (for the status page and tests)
         self._open: dict[str, tuple[float, int, str]] = {}  # category -> (burst start, suppressed, last body)
         self._timer = QTimer(self)
@@ -47,7 +48,7 @@ class Notifier(QObject):
         self._timer.timeout.connect(self._flush)
 
     def notify(self, category: str, summary: str, body: str = "", urgent: bool = False) -> None:
-        if not self.enabled:
+        if not self.enabled or category in self.muted:
             return
         now = time.monotonic()
         cur = self._open.get(category)

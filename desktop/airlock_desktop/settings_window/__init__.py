@@ -1,4 +1,4 @@
-"""A read-only status page (the editable settings and key UI belong to issue 5)."""
+"""The Settings window: general settings, the key store, and the status page."""
 
 from .window import SettingsWindow
 

@@ -1,43 +1,52 @@
-"""Settings, for now a read-only status page.
+"""The Settings window: General (editable, persisted), Keys (the key store) and Status (read-only).
 
-Editable settings (timeout, notification preferences, key management) belong to issue 5's UI;
-until it exists this page shows what is in force and where, so the user can check it.
+A thin view: settings live in ``airlock.settings`` (TOML under the XDG config dir), keys in
+``airlock.keystore``; the running app applies a saved change through ``AirlockApp.apply_settings``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from .general_page import GeneralPage
+from .keys_page import CLEAR_AFTER_MS, KeysPage
+from .status_page import StatusPage
 
 __all__ = ["SettingsWindow"]
 
 
 class SettingsWindow(QWidget):
-    def __init__(self, app: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, app: Any, parent: QWidget | None = None, *, settings_path: Path | None = None,
+                 store_factory: Callable[[], Any] | None = None, clear_after_ms: int = CLEAR_AFTER_MS,
+                 unit_status: Callable[[], tuple[bool, str]] | None = None) -> None:
         super().__init__(parent)
         self.app = app
         self.setObjectName("airlockSettingsWindow")
-        self.setWindowTitle("Airlock settings (status)")
+        self.setWindowTitle("Airlock settings")
         lay = QVBoxLayout(self)
-        note = QLabel("Read-only for now: these are the settings in force. Change the approval timeout with "
-                      "<code>airlock tray --timeout N</code>; rules live in the Rules window.")
-        note.setWordWrap(True)
-        lay.addWidget(note)
-        self.form = QFormLayout()
-        lay.addLayout(self.form)
-        btn = QPushButton("Refresh")
-        btn.clicked.connect(self.refresh)
-        lay.addWidget(btn, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(620, 0)
-        self.refresh()
+        self.tabs = QTabWidget()
+        kw = {"unit_status": unit_status} if unit_status is not None else {}
+        self.general = GeneralPage(app, settings_path, **kw)
+        self.keys = KeysPage(store_factory, clear_after_ms)
+        self.status = StatusPage(app)
+        self.tabs.addTab(self.general, "General")
+        self.tabs.addTab(self.keys, "Keys")
+        self.tabs.addTab(self.status, "Status")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.general.saved.connect(lambda *_: self.status.refresh())
+        lay.addWidget(self.tabs)
+        self.resize(780, 600)
+
+    def _tab_changed(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        if page is self.status:
+            self.status.refresh()
+        elif page is self.keys:
+            self.keys.refresh()
 
     def refresh(self) -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        for key, value in self.app.status().items():
-            label = QLabel(str(value))
-            label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.form.addRow(f"{key[:1].upper()}{key[1:]}:", label)
+        """Kept for callers of the old status-only window."""
+        self.status.refresh()
