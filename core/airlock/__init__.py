@@ -42,6 +42,10 @@ __all__ = [
     "scan_text", "ScanResult", "Finding", "Severity", "ThreatLevel",
     # protected paths
     "is_protected", "protection_reason",
+    # secrets: redaction engine and output filter
+    "find_secrets", "redact", "filter_output", "validate_output_safety",
+    # the code sandbox
+    "SandboxViolation", "SandboxUnavailable",
     # approvers
     "Approver", "DenyAllApprover", "TerminalApprover", "AutoApprover",
     # the event schema
@@ -65,6 +69,12 @@ _LAZY = {
     "scan_text": (".injection", "scan_text"),
     "is_protected": (".paths", "is_protected"),
     "protection_reason": (".paths", "protection_reason"),
+    "find_secrets": (".redaction", "find_secrets"),
+    "redact": (".redaction", "redact"),
+    "filter_output": (".redaction._output", "filter_output"),
+    "validate_output_safety": (".redaction._output", "validate_output_safety"),
+    "SandboxViolation": (".sandbox", "SandboxViolation"),
+    "SandboxUnavailable": (".sandbox", "SandboxUnavailable"),
 }
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 # Each module exposes ``register(subparsers)``; subcommands set ``func(args) -> int``.
-_AREAS = ("_cli_server", "_cli_audit", "_cli_rules", "_cli_eval", "_cli_doctor")
+_AREAS = ("_cli_server", "_cli_audit", "_cli_rules", "_cli_eval", "_cli_doctor", "_cli_tray", "_cli_keys", "_cli_redact")
 
 
 def build_parser() -> argparse.ArgumentParser:
