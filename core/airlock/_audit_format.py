@@ -34,15 +34,23 @@ def canonical(obj: Any) -> str:
 
 
 # ----------------------------------------------------------------- redaction seam
-_redactor: Callable[[str], str] = _redact.redact_text
+def _engine_then_interim(s: str) -> str:
+    """The full redaction engine (vendor formats, context, personal data), then the interim
+    redactor's credential-shape pass on what is left: both must miss for a secret to be written."""
+    from .redaction import redact
+
+    return _redact.redact_text(redact(s))
+
+
+_redactor: Callable[[str], str] = _engine_then_interim
 
 
 def set_redactor(fn: Callable[[str], str] | None) -> None:
     """Replace the function every string of every record (keys too) goes through before it is
-    written; ``None`` restores the built-in interim redactor. Applies to all ``AuditLog``s that
-    were not given their own ``redactor=``."""
+    written; ``None`` restores the default (the redaction engine plus the interim pass). Applies
+    to all ``AuditLog``s that were not given their own ``redactor=``."""
     global _redactor
-    _redactor = _redact.redact_text if fn is None else fn
+    _redactor = _engine_then_interim if fn is None else fn
 
 
 def safe_text(fn: Callable[[str], str]) -> Callable[[str], str]:
