@@ -107,7 +107,15 @@ def check_keyring() -> list[Check]:
         return [Check("keyring", "warn", f"OS keyring not reachable ({type(exc).__name__}: {exc})")]
 
 
-CHECKS: list[Callable[[], list[Check]]] = [check_dirs, check_server, check_audit, check_policy, check_keyring]
+def check_sandbox() -> list[Check]:
+    from .sandbox import doctor_report
+
+    status, detail = doctor_report()
+    return [Check("code sandbox", status, detail)]
+
+
+CHECKS: list[Callable[[], list[Check]]] = [check_dirs, check_server, check_audit, check_policy, check_keyring,
+                                           check_sandbox]
 
 
 def run_checks() -> list[Check]:
