@@ -464,7 +464,8 @@ def decision_from_dict(d: dict[str, Any]) -> Decision:
     """Rebuild a ``Decision`` from ``decision_to_dict``. Raises ValueError/TypeError/KeyError on bad input."""
     if not isinstance(d, dict):
         raise TypeError(f"decision must be an object, got {type(d).__name__}")
-    vd = d.get("verdict") or {}
+    vd = d.get("verdict")
+    vd = {} if vd is None else vd
     if not isinstance(vd, dict):
         raise TypeError("decision.verdict must be an object")
     tool_input = d.get("tool_input")
