@@ -64,8 +64,8 @@ _LAZY = {
     "enable_policy": (".security", "enable_policy"),
     "disable_security": (".security", "disable_security"),
     "security_status": (".security", "security_status"),
-    "guard": (".guard", "guard"),
-    "require_approval": (".guard", "require_approval"),
+    "guard": ("._guard", "guard"),
+    "require_approval": ("._guard", "require_approval"),
     "scan_text": (".injection", "scan_text"),
     "is_protected": (".paths", "is_protected"),
     "protection_reason": (".paths", "protection_reason"),
@@ -78,7 +78,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .guard import guard, require_approval
+    from ._guard import guard, require_approval
     from .injection import scan_text
     from .paths import is_protected, protection_reason
     from .security import (

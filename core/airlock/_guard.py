@@ -116,6 +116,8 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if runtime.idle and not always:
                     return await f(*args, **kwargs)
+                if runtime.predecided and not args and runtime.predecided.consume(tool_name, kwargs):
+                    return await f(**kwargs)  # a framework bridge decided and records this call
                 tool_input, bound = _tool_input(sig, args, kwargs)
                 event = _before(tool_name, declared, tool_input)
                 call_args, call_kwargs = _call_with(f, sig, bound, args, kwargs,
@@ -135,6 +137,8 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if runtime.idle and not always:
                     return f(*args, **kwargs)
+                if runtime.predecided and not args and runtime.predecided.consume(tool_name, kwargs):
+                    return f(**kwargs)  # a framework bridge decided and records this call
                 tool_input, bound = _tool_input(sig, args, kwargs)
                 event = _before(tool_name, declared, tool_input)
                 call_args, call_kwargs = _call_with(f, sig, bound, args, kwargs,

@@ -29,6 +29,61 @@ def _cmdline() -> str:
         return " ".join(sys.argv)
 
 
+class Predecided:
+    """Calls a framework bridge has already decided and will record, so ``guard`` does not ask twice.
+
+    A mark is for one call: exact tool name and arguments, consumed on use, gone after ``ttl`` s.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._marks: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+    @staticmethod
+    def _key(tool: str, kwargs: object) -> tuple[str, str] | None:
+        import json
+
+        try:
+            return (tool, json.dumps(kwargs, sort_keys=True, default=repr))
+        except (TypeError, ValueError, RecursionError):
+            return None
+
+    def mark(self, tool: str, kwargs: object) -> None:
+        key = self._key(tool, kwargs)
+        if key is None:
+            return
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            if len(self._marks) > 1000:
+                self._marks = {k: [t for t in v if t > now] for k, v in self._marks.items() if any(t > now for t in v)}
+            self._marks.setdefault(key, []).append(now + self.ttl)
+
+    def consume(self, tool: str, kwargs: object) -> bool:
+        key = self._key(tool, kwargs)
+        if key is None:
+            return False
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            times = [t for t in self._marks.get(key, ()) if t > now]
+            if not times:
+                self._marks.pop(key, None)
+                return False
+            times.pop(0)
+            if times:
+                self._marks[key] = times
+            else:
+                self._marks.pop(key, None)
+            return True
+
+
 class Runtime:
     """``idle`` is the one check a guarded call makes when nothing is enabled."""
 
@@ -36,6 +91,7 @@ class Runtime:
         self.lock = threading.RLock()
         self.engine = Engine(hooks=registry)
         self.remote: Decider | None = None
+        self.predecided = Predecided()
         self.identity = AgentIdentity(
             name=_default_agent_name(),
             pid=os.getpid(),

@@ -448,7 +448,8 @@ def test_hook_modified_input_reaches_the_tool(guarded: Path, llm: FakeOpenAI) ->
     Agent(name="mailer", instructions="Be brief.", tools=[send_mail], model="gpt-4o-mini").start("mail bob")
     assert got == [{"to": "bob@example.com", "body": "pw is [REDACTED]", "bcc": ""}]
     rec = _one(_records(guarded), "after_tool", "send_mail")
-    assert rec["tool_input"] == {"to": "bob@example.com", "body": "pw is [REDACTED]"}
+    # the audit log keeps no personal data either: the address is masked by the redaction engine
+    assert rec["tool_input"] == {"to": "[REDACTED:email]", "body": "pw is [REDACTED]"}
 
 
 def test_odd_tool_values_are_decided_not_crashed(guarded: Path) -> None:

@@ -90,8 +90,6 @@ def test_denied_execute_code_never_runs(guarded: Path, llm: FakeOpenAI) -> None:
     assert not any(r["event"] == "after_tool" for r in recs)
 
 
-@pytest.mark.xfail(strict=True, reason="known: the bridge's before_tool hook and the @guard wrapper each ask; "
-                   "needs a 'decided by the bridge' marker shared by integrations/praisonai.py and guard.py")
 def test_approved_execute_code_asks_the_human_once(guarded: Path, llm: FakeOpenAI) -> None:
     human = Human(approve=True)
     runtime.engine.approver = human

@@ -191,6 +191,12 @@ def _model_text(tool_name: str, reason: str) -> str:
 
 
 # ---------------------------------------------------------------------------- decisions
+def _runtime_predecided() -> Any:
+    from .._runtime import runtime
+
+    return runtime.predecided
+
+
 def _before_tool(agent_name: str | None, tool_name: str, raw_args: Any, *,
                  remember: bool = True) -> tuple[bool, str, dict[str, Any] | None]:
     """(allowed, reason, new input or None). Records what the tool path and after_tool need;
@@ -221,6 +227,7 @@ def _before_tool(agent_name: str | None, tool_name: str, raw_args: Any, *,
             raw_args.pop(k, None)
     final = new_input if new_input is not None else args  # what the tool will be called with
     _state.calls.put(key, (event.call_id, identity))
+    _runtime_predecided().mark(str(tool_name), final)  # an @guard tool must not ask the human again
     if remember and _praison_will_ask(str(tool_name), agent_name):
         _state.allowed.put((identity.name, str(tool_name), _canonical(final)),
                            (time.monotonic(), decision))

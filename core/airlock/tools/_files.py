@@ -21,7 +21,7 @@ from .. import paths as _paths
 from .._runtime import runtime
 from ..engine import ToolBlocked
 from ..events import RiskLevel
-from ..guard import guard
+from .._guard import guard
 from ._diff import DiffError, apply_edit
 
 __all__ = ["read_file", "list_files", "write_file", "apply_diff", "copy_file", "move_file", "delete_file",
@@ -45,7 +45,7 @@ def _refuse_protected(tool: str, *paths: object) -> None:
 def _ask_if_secret(tool: str, path: str, **extra: object) -> None:
     """On the fast path (nothing enabled) a secret-bearing read still goes to the engine, which asks."""
     if runtime.idle and _paths.is_secret_bearing(path):
-        from ..guard import _before
+        from .._guard import _before
 
         _before(tool, RiskLevel.HIGH, {"path": path, **extra})
 

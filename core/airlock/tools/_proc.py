@@ -15,7 +15,7 @@ import time
 
 from ..engine import ToolBlocked
 from ..events import RiskLevel
-from ..guard import guard
+from .._guard import guard
 
 __all__ = ["execute_command", "kill_process", "execute_code", "MAX_COMMAND_OUTPUT"]
 
