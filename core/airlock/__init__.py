@@ -34,7 +34,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     # switches
-    "enable_security", "enable_injection_defense", "enable_audit_log", "enable_policy",
+    "enable_security", "enable_injection_defense", "enable_audit_log", "enable_policy", "enable_monitoring",
+    "rate_limit",
     "disable_security", "security_status",
     # tools and hooks
     "guard", "require_approval", "ToolBlocked", "add_hook", "remove_hook", "HookResult",
@@ -62,6 +63,8 @@ _LAZY = {
     "enable_injection_defense": (".security", "enable_injection_defense"),
     "enable_audit_log": (".security", "enable_audit_log"),
     "enable_policy": (".security", "enable_policy"),
+    "enable_monitoring": (".security", "enable_monitoring"),
+    "rate_limit": (".monitor.ratelimit", "rate_limit"),
     "disable_security": (".security", "disable_security"),
     "security_status": (".security", "security_status"),
     "guard": ("._guard", "guard"),

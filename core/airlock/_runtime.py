@@ -106,7 +106,8 @@ class Runtime:
     def refresh(self) -> None:
         e = self.engine
         self.idle = (
-            self.remote is None and e.scanner is None and e.audit is None and e.policy is None and len(e.hooks) == 0
+            self.remote is None and e.scanner is None and e.audit is None and e.policy is None
+            and e.monitor is None and len(e.hooks) == 0
         )
 
     def decider(self) -> Decider:

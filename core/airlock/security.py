@@ -51,12 +51,29 @@ def enable_policy(path: str | Path | None = None) -> None:
         runtime.refresh()
 
 
+def enable_monitoring(*, state_path: str | Path | None = None, pause_on_alert: bool = False) -> None:
+    """Rate limits (from the policy's ``[limits]``) and per-agent anomaly alerts into the audit log.
+
+    Baselines persist in ``$XDG_STATE_HOME/airlock/monitor.json``; ``pause_on_alert`` makes every
+    later call of an alerting agent need approval until it is resumed.
+    """
+    from . import _dirs
+    from .monitor import Monitor
+
+    monitor = Monitor(state_path=state_path if state_path is not None else _dirs.state_dir() / "monitor.json",
+                      pause_on_alert=pause_on_alert)
+    with runtime.lock:
+        runtime.engine.monitor = monitor
+        runtime.refresh()
+
+
 def enable_security(*, audit_path: str | Path | None = None, policy_path: str | Path | None = None,
                     block_at: ThreatLevel | str | int = ThreatLevel.CRITICAL) -> None:
-    """Injection defense, audit log and the tool policy, globally, in one call."""
+    """Injection defense, audit log, the tool policy and monitoring, globally, in one call."""
     enable_injection_defense(block_at=block_at)
     enable_audit_log(audit_path)
     enable_policy(policy_path)
+    enable_monitoring()
 
 
 def disable_security() -> None:
@@ -65,6 +82,9 @@ def disable_security() -> None:
         runtime.engine.scanner = None
         runtime.engine.audit = None
         runtime.engine.policy = None
+        if runtime.engine.monitor is not None:
+            runtime.engine.monitor.save()
+        runtime.engine.monitor = None
         runtime.refresh()
 
 
@@ -74,6 +94,7 @@ def security_status() -> dict[str, bool]:
         "injection_defense": e.scanner is not None,
         "audit_log": e.audit is not None,
         "policy": e.policy is not None,
+        "monitoring": e.monitor is not None,
         "remote": runtime.remote is not None,
         "hooks": len(e.hooks) > 0,
     }
