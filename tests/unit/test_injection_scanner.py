@@ -37,11 +37,18 @@ def test_issue_example_is_critical_and_blocked() -> None:
     "shut down the runaway Kubernetes pod",
     "pretend to be a writing coach",
     "Can you summarise this article about password managers for me?",
-    "Please ignore the typos in my previous message.",
 ])
 def test_benign_examples_are_low(text: str) -> None:
     r = scan_text(text)
     assert r.level is ThreatLevel.LOW and not r.blocked, r.findings
+
+
+def test_known_learned_false_alarm_is_never_blocked() -> None:
+    # the n-gram model scores this one high (tests/unit/test_learned.py::test_known_false_alarms), and a
+    # high learned score alone counts as one dangerous check (HIGH: asked). It must never be blocked outright.
+    r = scan_text("Please ignore the typos in my previous message.")
+    assert r.level <= ThreatLevel.HIGH and not r.blocked, r.findings
+    assert [f.check for f in r.findings] == ["learned"]
 
 
 @pytest.mark.parametrize("text", [

@@ -14,6 +14,8 @@ Checks live in three private modules by kind; this module is the public list.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..threat import Detector, Finding, Severity
 from ._action import Destructive, Exfiltration, FinancialTransfer, ToolRedirection
 from ._lang import AuthorityImpersonation, IndirectInstruction, InstructionOverride, JailbreakPersona, PromptExtraction
@@ -67,12 +69,31 @@ def default_detectors() -> list[Detector]:
         ExcessiveLength(),
         RepetitionFlood(),
         SuspiciousUnicode(),
+        LazyLearned(),
     ]
+
+
+class LazyLearned:
+    """The learned detector (``learned.py``), loaded on the first scan: numpy and the model file
+    stay out of ``import airlock``. Without its model it raises, which the scanner records as a
+    ``detector_error`` finding (the scan goes on, the level does not drop silently)."""
+
+    name = "learned"
+
+    def __init__(self) -> None:
+        self._impl: Detector | None = None
+
+    def scan(self, views: Any) -> list[Finding]:
+        if self._impl is None:
+            from .learned import LearnedDetector
+
+            self._impl = LearnedDetector()
+        return list(self._impl.scan(views))
 
 
 #: checks that try to take over the model ...
 HIJACK_CHECKS = frozenset({
-    "instruction_override", "jailbreak_persona", "authority_impersonation", "boundary_manipulation",
+    "instruction_override", "jailbreak_persona", "authority_impersonation", "boundary_manipulation", "learned",
 })
 #: ... and checks that name a harmful action for it to take
 ACTION_CHECKS = frozenset({"financial_transfer", "destructive", "exfiltration", "tool_redirection"})

@@ -1,0 +1,296 @@
+"""The learned injection detector: a hashed n-gram linear model, scored with numpy only.
+
+Patterns catch "ignore previous instructions"; this model catches paraphrases,
+role-play jailbreaks and instructions planted in documents, from character and
+word n-grams of the scanner's folded and decoded views (``_features.py``). The
+weights ship as package data (``models/injection.npz``), are loaded once, lazily,
+on the first scan, and need neither PyTorch nor scikit-learn nor a download.
+
+Long texts are scored in overlapping windows (``window`` characters, half
+overlapping) from prefix sums, so the cost is linear in the length and an
+injection in the middle of a long document is scored on its own window rather
+than diluted by the whole. The best window becomes the finding's evidence: the
+``EVIDENCE_CHARS`` span in it with the highest summed weight.
+
+Score -> severity: ``score >= threshold`` is MODERATE (the scanner grades one
+moderate finding MEDIUM), ``score >= high`` is DANGEROUS (HIGH). Both thresholds
+were chosen on held-out data by the training script (``airlock.injection.train``)
+for a low false-positive rate; per-source thresholds may override them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..threat import Finding, Severity
+from ._features import FeatureSpec, extract, feature_text
+
+__all__ = ["LearnedModel", "LearnedDetector", "load_model", "default_model", "MODEL_RESOURCE", "EVIDENCE_CHARS"]
+
+log = logging.getLogger(__name__)
+
+MODEL_RESOURCE = "models/injection.npz"
+EVIDENCE_CHARS = 120
+#: the environment variable that points the detector at a retrained model file
+MODEL_ENV = "AIRLOCK_INJECTION_MODEL"
+
+
+@dataclass
+class WindowScore:
+    """The best window of one text: its probability and its span in the feature text."""
+
+    score: float
+    start: int
+    end: int
+    evidence_start: int
+    evidence_end: int
+
+
+@dataclass
+class LearnedModel:
+    """Weights plus everything needed to use them: feature spec, thresholds, window size."""
+
+    weights: np.ndarray
+    bias: float
+    spec: FeatureSpec
+    threshold: float = 0.5
+    high: float = 0.9
+    window: int = 256
+    source_thresholds: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
+        if self.weights.shape != (self.spec.dim,):
+            raise ValueError(f"weights have shape {self.weights.shape}, the spec needs ({self.spec.dim},)")
+        if self.window < 64:
+            raise ValueError("window must be at least 64 characters")
+
+    # -- persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a compressed .npz (weights as float16: the model stays well under 3 MB)."""
+        meta = dict(self.meta)
+        meta["source_thresholds"] = self.source_thresholds
+        with open(path, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                weights=self.weights.astype(np.float16),
+                bias=np.array([self.bias], dtype=np.float64),
+                spec=self.spec.to_array(),
+                thresholds=np.array([self.threshold, self.high], dtype=np.float64),
+                window=np.array([self.window], dtype=np.int64),
+                meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | Any) -> "LearnedModel":
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
+            src = {str(k): float(v) for k, v in (meta.pop("source_thresholds", {}) or {}).items()}
+            th = z["thresholds"]
+            return cls(weights=z["weights"].astype(np.float32), bias=float(z["bias"][0]),
+                       spec=FeatureSpec.from_array(z["spec"]), threshold=float(th[0]), high=float(th[1]),
+                       window=int(z["window"][0]), source_thresholds=src, meta=meta)
+
+    # -- scoring
+    def logit_of(self, text: str) -> float:
+        """Whole-text logit: exactly the training objective's decision function."""
+        fam = extract(text, self.spec)
+        w = self.weights
+        z = self.bias
+        nc, nw = fam.n_chars, fam.n_words
+        if nc:
+            z += float(sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.chars)) / math.sqrt(nc)
+        if nw:
+            z += float(sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.words)) / math.sqrt(nw)
+        return z
+
+    def score_text(self, text: str, *, evidence: bool = True) -> WindowScore:
+        """The best window's probability (the whole text if it fits in one window).
+
+        ``evidence=False`` skips locating the evidence span (the cheap path when
+        only the score matters); the span is then the whole best window.
+        """
+        n = len(text)
+        if n == 0:
+            return WindowScore(_sigmoid(self.bias), 0, 0, 0, 0)
+        fam = extract(text, self.spec)
+        w = self.weights
+        if n <= self.window:                  # one window: no prefix sums needed
+            z = self.bias
+            nc, nw = fam.n_chars, fam.n_words
+            if nc:
+                z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.chars) / math.sqrt(nc)
+            if nw:
+                z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.words) / math.sqrt(nw)
+            es, ee = _best_span(self._contrib(fam, n), EVIDENCE_CHARS) if evidence else (0, n)
+            return WindowScore(_sigmoid(z), 0, n, es, ee)
+        c_sum = np.zeros(n + 1, dtype=np.float64)
+        c_cnt = np.zeros(n + 1, dtype=np.float64)
+        w_sum = np.zeros(n + 1, dtype=np.float64)
+        w_cnt = np.zeros(n + 1, dtype=np.float64)
+        for idx, _pos in fam.chars:          # char n-grams of one order start at 0 .. m-1
+            m = len(idx)
+            c_sum[1:m + 1] += w[idx]
+            c_cnt[1:m + 1] += 1.0
+        for idx, pos in fam.words:           # word n-grams: unique starts within one order
+            w_sum[pos + 1] += w[idx]
+            w_cnt[pos + 1] += 1.0
+        contrib = c_sum[1:] + w_sum[1:] if evidence else None   # per-position weight, for the evidence span
+        np.cumsum(c_sum, out=c_sum)
+        np.cumsum(c_cnt, out=c_cnt)
+        np.cumsum(w_sum, out=w_sum)
+        np.cumsum(w_cnt, out=w_cnt)
+        win = self.window
+        stride = win // 2
+        starts = np.arange(0, n - win + 1, stride, dtype=np.int64)
+        if starts[-1] != n - win:
+            starts = np.append(starts, n - win)
+        ends = starts + win
+        nc_w = c_cnt[ends] - c_cnt[starts]
+        nw_w = w_cnt[ends] - w_cnt[starts]
+        zs = (self.bias + (c_sum[ends] - c_sum[starts]) / np.sqrt(np.maximum(nc_w, 1.0))
+              + (w_sum[ends] - w_sum[starts]) / np.sqrt(np.maximum(nw_w, 1.0)))
+        k = int(np.argmax(zs))
+        s, e = int(starts[k]), int(ends[k])
+        es, ee = _best_span(contrib[s:e], EVIDENCE_CHARS) if contrib is not None else (0, e - s)
+        return WindowScore(_sigmoid(float(zs[k])), s, e, s + es, s + ee)
+
+    def _contrib(self, fam: Any, n: int) -> np.ndarray:
+        """Summed weight of the n-grams starting at each position."""
+        w = self.weights
+        out = np.zeros(n, dtype=np.float64)
+        for idx, _pos in fam.chars:
+            out[:len(idx)] += w[idx]
+        for idx, pos in fam.words:
+            out[pos] += w[idx]
+        return out
+
+    def threshold_for(self, source: str) -> float:
+        return self.source_thresholds.get(source, self.threshold)
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    ez = math.exp(z)
+    return ez / (1.0 + ez)
+
+
+def _best_span(contrib: np.ndarray, width: int) -> tuple[int, int]:
+    """The ``width``-long span of ``contrib`` with the largest sum (the whole array if shorter)."""
+    n = len(contrib)
+    if n <= width:
+        return 0, n
+    c = np.concatenate(([0.0], np.cumsum(contrib)))
+    sums = c[width:] - c[:-width]
+    i = int(np.argmax(sums))
+    return i, i + width
+
+
+# ----------------------------------------------------------------------------- loading
+_lock = threading.Lock()
+_default: LearnedModel | None = None
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> LearnedModel:
+    """Load a model file; ``None`` means ``$AIRLOCK_INJECTION_MODEL`` or the packaged one."""
+    if path is None:
+        path = os.environ.get(MODEL_ENV) or None
+    if path is not None:
+        return LearnedModel.load(Path(path))
+    ref = resources.files(__package__).joinpath(MODEL_RESOURCE)
+    with ref.open("rb") as fh:
+        return LearnedModel.load(fh)
+
+
+def default_model() -> LearnedModel:
+    """The shared model, loaded on first use (so ``import airlock`` stays fast)."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = load_model()
+    return _default
+
+
+# ----------------------------------------------------------------------------- detector
+class LearnedDetector:
+    """:class:`airlock.threat.Detector` over the learned model; one finding when the score passes.
+
+    ``model``: a :class:`LearnedModel` (default: the packaged one, loaded lazily).
+    ``threshold`` / ``high``: override the model's thresholds.
+    ``report_below``: also emit an INFO finding with the score when it is under the
+    threshold (off by default: the scanner's findings list stays about threats).
+    """
+
+    name = "learned"
+
+    def __init__(self, model: LearnedModel | None = None, *, threshold: float | None = None,
+                 high: float | None = None, report_below: bool = False) -> None:
+        self._model = model
+        self._threshold = threshold
+        self._high = high
+        self.report_below = report_below
+
+    @property
+    def model(self) -> LearnedModel:
+        if self._model is None:
+            self._model = default_model()
+        return self._model
+
+    def score(self, views: Any) -> float:
+        """The probability that the text behind ``views`` is an injection."""
+        text, _ = feature_text(views)
+        return self.model.score_text(text, evidence=False).score
+
+    def scan(self, views: Any) -> list[Finding]:
+        model = self.model
+        text, spans = feature_text(views)
+        ws = model.score_text(text, evidence=False)
+        source = getattr(views, "source", "user")
+        threshold = self._threshold if self._threshold is not None else model.threshold_for(source)
+        high = self._high if self._high is not None else max(model.high, threshold)
+        if ws.score >= high:
+            severity = Severity.DANGEROUS
+        elif ws.score >= threshold:
+            severity = Severity.MODERATE
+        elif self.report_below:
+            severity = Severity.INFO
+        else:
+            return []
+        ws = model.score_text(text)  # flagged (rare): score again, locating the evidence this time
+        start, end, decoded_from = _original_span(views, ws.evidence_start, ws.evidence_end, spans)
+        # evidence is what the user wrote (when the span maps back to it), not the folded view
+        original = views.text[start:end] if not decoded_from and 0 <= start < end <= len(views.text) else ""
+        evidence = " ".join((original or text[ws.evidence_start:ws.evidence_end]).split())
+        if len(evidence) > EVIDENCE_CHARS:
+            evidence = evidence[: EVIDENCE_CHARS - 3] + "..."
+        detail = f"score {ws.score:.3f} (threshold {threshold:.3f}, window {ws.start}-{ws.end})"
+        return [Finding(check=self.name, start=start, end=end, evidence=evidence, severity=severity,
+                        score=ws.score, decoded_from=decoded_from, detail=detail)]
+
+
+def _original_span(views: Any, fs: int, fe: int, spans: list[tuple[int, int, Any]]) -> tuple[int, int, str]:
+    """Map a span of the feature text back to the original text (and name its encoding)."""
+    folded_len = len(views.folded)
+    if fs < folded_len:
+        try:
+            s, e = views.offsets.span(fs, min(fe, folded_len))
+            return s, e, ""
+        except Exception:  # a malformed offset map must not lose the finding
+            return 0, len(views.text), ""
+    for start, end, d in spans:
+        if fs < end:
+            return d.start, d.end, d.encoding
+    return 0, len(views.text), ""
