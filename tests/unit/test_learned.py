@@ -49,7 +49,7 @@ def _score(text: str) -> float:
 
 # ----------------------------------------------------------------------------- the packaged model
 def test_packaged_model_loads_and_is_small() -> None:
-    path = REPO / "core" / "airlock" / "injection" / MODEL_RESOURCE
+    path = REPO / "resources" / MODEL_RESOURCE
     assert path.is_file() and path.stat().st_size < 3_000_000
     m = load_model()
     assert m.weights.shape == (m.spec.dim,) and m.weights.dtype == np.float32

@@ -3,7 +3,7 @@
 Patterns catch "ignore previous instructions"; this model catches paraphrases,
 role-play jailbreaks and instructions planted in documents, from character and
 word n-grams of the scanner's folded and decoded views (``_features.py``). The
-weights ship as package data (``models/injection.npz``), are loaded once, lazily,
+weights ship in ``resources/models/injection.npz``, are loaded once, lazily,
 on the first scan, and need neither PyTorch nor scikit-learn nor a download.
 
 Long texts are scored in overlapping windows (``window`` characters, half
@@ -26,7 +26,6 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +208,14 @@ def load_model(path: str | os.PathLike[str] | None = None) -> LearnedModel:
         path = os.environ.get(MODEL_ENV) or None
     if path is not None:
         return LearnedModel.load(Path(path))
-    ref = resources.files(__package__).joinpath(MODEL_RESOURCE)
-    with ref.open("rb") as fh:
-        return LearnedModel.load(fh)
+    return LearnedModel.load(default_model_path())
+
+
+def default_model_path() -> Path:
+    """``resources/models/injection.npz`` of the checkout, or of the installed data files."""
+    from .._dirs import repo_resources_dir
+
+    return repo_resources_dir() / MODEL_RESOURCE
 
 
 def default_model() -> LearnedModel:
