@@ -44,7 +44,7 @@ __all__ = [
     # protected paths
     "is_protected", "protection_reason",
     # secrets: redaction engine and output filter
-    "find_secrets", "redact", "filter_output", "validate_output_safety",
+    "find_secrets", "redact", "filter_output", "validate_output_safety", "enable_output_filter", "SecretDenied",
     # the code sandbox
     "SandboxViolation", "SandboxUnavailable",
     # approvers
@@ -76,6 +76,8 @@ _LAZY = {
     "redact": (".redaction", "redact"),
     "filter_output": (".redaction._output", "filter_output"),
     "validate_output_safety": (".redaction._output", "validate_output_safety"),
+    "enable_output_filter": (".redaction._output", "enable_output_filter"),
+    "SecretDenied": (".keystore._broker", "SecretDenied"),
     "SandboxViolation": (".sandbox", "SandboxViolation"),
     "SandboxUnavailable": (".sandbox", "SandboxUnavailable"),
 }

@@ -107,6 +107,31 @@ def check_keyring() -> list[Check]:
         return [Check("keyring", "warn", f"OS keyring not reachable ({type(exc).__name__}: {exc})")]
 
 
+def check_keys() -> list[Check]:
+    """Which backend holds the keys, and which keys are older than 90 days (read from the key
+    metadata only: no unlock, no password prompt, no value read)."""
+    from .keystore import STALE_DAYS, open_store
+
+    store = open_store(prefer="auto", password=lambda: None, redact=False)
+    keys = store.list()
+    kind = store.backend_name.split(":", 1)[0]
+    checks = [Check("key backend", "ok" if kind == "keyring" else "warn",
+                    f"{store.backend_name}, {len(keys)} key(s)" + ("" if kind == "keyring" else
+                    " (no OS keyring: values are in the encrypted file, unlocked with AIRLOCK_MASTER_PASSWORD)"))]
+    elsewhere = sorted(k.name for k in keys if k.backend and k.backend != kind)
+    if elsewhere:
+        checks.append(Check("keys elsewhere", "warn", f"kept in another backend, unreachable now: "
+                                                      f"{', '.join(elsewhere[:10])}"))
+    stale = sorted((k for k in keys if k.stale), key=lambda k: -k.age_days)
+    if stale:
+        names = ", ".join(f"{k.name} ({int(k.age_days)} days)" for k in stale[:10])
+        checks.append(Check("key age", "warn", f"{len(stale)} key(s) older than {STALE_DAYS} days: {names}; "
+                                               f"rotate: airlock keys rotate NAME"))
+    elif keys:
+        checks.append(Check("key age", "ok", f"every key rotated within {STALE_DAYS} days"))
+    return checks
+
+
 def check_sandbox() -> list[Check]:
     from .sandbox import doctor_report
 
@@ -115,7 +140,7 @@ def check_sandbox() -> list[Check]:
 
 
 CHECKS: list[Callable[[], list[Check]]] = [check_dirs, check_server, check_audit, check_policy, check_keyring,
-                                           check_sandbox]
+                                           check_keys, check_sandbox]
 
 
 def run_checks() -> list[Check]:
@@ -143,6 +168,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("doctor", help="check Airlock's setup: permissions, server, audit chain, policy, keyring")
+    p = sub.add_parser("doctor", help="check Airlock's setup: permissions, server, audit chain, policy, keyring, key age")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
                    help="injection level that blocks outright (default critical)")
     p.add_argument("--approval-timeout", type=float, default=60.0, help="seconds a human has to answer")
     p.add_argument("--deny-all", action="store_true", help="never ask, deny everything that needs approval")
+    p.add_argument("--filter-output", action="store_true",
+                   help="opt in to the output filter: an after_tool hook that masks secrets in tool output and "
+                        "blocks output with <script>/<iframe>/javascript: URLs")
     p.add_argument("--json", action="store_true", help="print the start line as JSON")
     p.set_defaults(func=cmd_serve)
 
@@ -61,6 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         enable_security(audit_path=args.audit, policy_path=args.policy, block_at=args.block_at)
         server = Server(runtime.engine, Path(args.socket) if args.socket else None, _approver(args),
                         approval_timeout=args.approval_timeout)
+        if args.filter_output:
+            from .redaction import enable_output_filter
+
+            enable_output_filter(registry=runtime.engine.hooks)
         server.start()
     except AlreadyRunning as exc:
         print(f"airlock serve: {exc}", file=sys.stderr)

@@ -7,6 +7,8 @@ frameworks' hooks) are decided by the Airlock server, not in-process.
 If the server is absent or dies, CRITICAL/HIGH calls are denied ("Airlock is not running");
 the rest follow ``on_unavailable``. The connection is made lazily and re-made with backoff,
 so ``connect()`` succeeds even when the server starts later.
+
+``get_secret("OPENAI_API_KEY")`` asks the server for a stored key (see ``_secret_client``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 
 from ._client import Client, RemoteDecider, Unavailable
 from ._runtime import runtime
+from ._secret_client import get_secret
 
-__all__ = ["connect", "disconnect", "is_connected", "client"]
+__all__ = ["connect", "disconnect", "is_connected", "client", "get_secret"]
 
 log = logging.getLogger("airlock.desktop_hooks")
 

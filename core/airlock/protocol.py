@@ -39,7 +39,7 @@ MAX_DEPTH = 64
 #: request id: a string of at most 128 characters or an integer that fits in 64 bits
 _MAX_ID_CHARS = 128
 
-METHODS = frozenset({"hello", "before_agent", "before_tool", "after_tool", "ping", "status"})
+METHODS = frozenset({"hello", "before_agent", "before_tool", "after_tool", "ping", "status", "get_secret"})
 
 ERROR_CODES = frozenset({
     "parse_error",         # not UTF-8, not JSON, or not an object
@@ -55,6 +55,9 @@ ERROR_CODES = frozenset({
     "busy",                # server out of capacity; risky calls are to be treated as denied
     "shutting_down",       # server stopping
     "internal_error",      # a server bug; the call is to be treated as denied
+    "secret_denied",       # get_secret: policy or the user said no, or nobody answered in time
+    "secret_not_found",    # get_secret: no key of that name is stored
+    "keystore_unavailable",  # get_secret: the server cannot open its key store (locked, no password)
 })
 
 

@@ -146,8 +146,9 @@ class Server:
 
     def __init__(self, engine: Any, socket_path: str | os.PathLike[str] | None = None,
                  approver: Approver | None = None, *, frame_timeout: float = 5.0, write_timeout: float = 5.0,
-                 max_connections: int = 512, approval_timeout: float = 120.0) -> None:
+                 max_connections: int = 512, approval_timeout: float = 120.0, secrets: Any = None) -> None:
         self.engine = engine
+        self.secrets = secrets  # a SecretBroker for get_secret; None: the user's key store, opened on first use
         self._default_path = socket_path is None
         self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
         if isinstance(approver, ApprovalQueue):
@@ -526,6 +527,11 @@ class Server:
 
     def _run_event(self, conn: _Conn, req: P.Request) -> None:
         try:
+            if req.method == "get_secret":
+                from ._secret_service import answer
+
+                conn.send(answer(self, conn, req))
+                return
             conn.send(self._decide(conn, req))
         finally:
             with self._conns_lock:

@@ -90,8 +90,11 @@ def output_hook(event: Any) -> Any:
     return HookResult.allow()
 
 
-def enable_output_filter(priority: int = 50) -> Any:
-    """Register ``output_hook`` globally; returns the hook id (for ``remove_hook``)."""
+def enable_output_filter(priority: int = 50, *, registry: Any = None) -> Any:
+    """Opt in: register ``output_hook`` as an ``after_tool`` hook, globally or on ``registry``
+    (e.g. ``server.engine.hooks``); returns the hook id (for ``remove_hook``/``registry.remove``)."""
+    if registry is not None:
+        return registry.add("after_tool", output_hook, priority=priority)
     from ..hooks import add_hook
 
     return add_hook("after_tool", output_hook, priority=priority)

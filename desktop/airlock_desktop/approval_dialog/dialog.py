@@ -4,6 +4,11 @@ Designed against OpenSnitch users' complaints: it never grabs keyboard focus (it
 activating), Enter does nothing, Esc denies, the buttons ignore clicks for the first second, and
 the countdown pauses while the pointer is over the dialog or it has focus. The dialog only
 *reports* what the user chose (``answered``); the queue turns that into an ``ApprovalDecision``.
+
+Secrets in the tool input are shown masked by the redaction engine ("Reveal secrets" shows them).
+A key request (``desktop_hooks.get_secret``: tool ``airlock.get_secret``) gets its own wording,
+no input view and the key scopes (once / this session / always for this agent); its "always" is
+remembered by the key broker, so it never creates a policy rule.
 """
 
 from __future__ import annotations
@@ -31,17 +36,25 @@ from PySide6.QtWidgets import (
 )
 
 from airlock.events import ApprovalRequest, BeforeAgentEvent, Scope
+from airlock.keystore._broker import TOOL_NAME as SECRET_TOOL
+from airlock.redaction import filter_value
 
 from .._rule_draft import RuleDraft
 from ._format import RISK_COLORS, event_input, findings_html, input_html
 
-__all__ = ["ApprovalDialog", "UserAnswer", "SCOPE_LABELS"]
+__all__ = ["ApprovalDialog", "UserAnswer", "SCOPE_LABELS", "SECRET_SCOPE_LABELS"]
 
 SCOPE_LABELS = [
     (Scope.ONCE, "Once"),
     (Scope.SESSION, "For this agent session"),
     (Scope.HOUR, "For 1 hour"),
     (Scope.ALWAYS, "Always (create a rule)"),
+]
+
+SECRET_SCOPE_LABELS = [
+    (Scope.ONCE, "Once"),
+    (Scope.SESSION, "For this agent session"),
+    (Scope.ALWAYS, "Always for this agent"),
 ]
 
 
@@ -63,12 +76,14 @@ class ApprovalDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.request = request
+        self.secret = getattr(request.event, "tool_name", None) == SECRET_TOOL
+        self._scopes = SECRET_SCOPE_LABELS if self.secret else SCOPE_LABELS
         self.remaining = float(timeout)
         self._done = False
         self._last_tick = time.monotonic()
         self._touched = False
         self.setObjectName("airlockApprovalDialog")
-        self.setWindowTitle("Airlock: approval needed")
+        self.setWindowTitle("Airlock: key requested" if self.secret else "Airlock: approval needed")
         self.setWindowFlags(Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         # Never steal focus from what the user is typing into.
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
@@ -90,7 +105,9 @@ class ApprovalDialog(QDialog):
         risk = v.risk.name.lower()
 
         root = QVBoxLayout(self)
-        title = QLabel(f"<b>{_esc(ev.agent.name)}</b> wants to run <b>{_esc(tool)}</b>")
+        key = str((getattr(ev, "tool_input", None) or {}).get("name", "?")) if self.secret else ""
+        title = QLabel(f"<b>{_esc(ev.agent.name)}</b> (pid {ev.agent.pid}) asks for the key <b>{_esc(key)}</b>"
+                       if self.secret else f"<b>{_esc(ev.agent.name)}</b> wants to run <b>{_esc(tool)}</b>")
         title.setObjectName("title")
         title.setTextFormat(Qt.TextFormat.RichText)
         f = title.font()
@@ -125,15 +142,32 @@ class ApprovalDialog(QDialog):
         self.input_view.setMinimumHeight(140)
         self.input_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._value = event_input(ev)
-        self.input_view.setHtml(input_html(self._value, v, folded=True))
+        try:
+            self._masked = filter_value(self._value)
+        except Exception:  # noqa: BLE001 - never show what could not be masked unless asked
+            self._masked = "(the input could not be masked; use Reveal secrets to see it)"
         in_row = QHBoxLayout()
-        in_row.addWidget(QLabel("<b>Input</b> (secrets are already redacted)"))
+        in_row.addWidget(QLabel("<b>Input</b>"))
         in_row.addStretch(1)
+        self.reveal_box = QCheckBox("Reveal secrets")
+        self.reveal_box.setObjectName("reveal")
+        self.reveal_box.setToolTip("Values that look like keys, tokens or personal data are masked; "
+                                   "tick to see them as the agent sent them")
+        self.reveal_box.setVisible(self._masked != self._value)
         self.expand_box = QCheckBox("Show long values in full")
-        self.expand_box.toggled.connect(lambda on: self.input_view.setHtml(input_html(self._value, v, folded=not on)))
-        in_row.addWidget(self.expand_box)
-        root.addLayout(in_row)
-        root.addWidget(self.input_view, 1)
+        for box in (self.reveal_box, self.expand_box):
+            box.toggled.connect(self._render_input)
+            in_row.addWidget(box)
+        self._render_input()
+        if self.secret:
+            note = QLabel("If you approve, the key's value is sent to this process only, over the local "
+                          "Airlock socket. It is never shown here and never written to the audit log.")
+            note.setObjectName("secretNote")
+            note.setWordWrap(True)
+            root.addWidget(note)
+        else:
+            root.addLayout(in_row)
+            root.addWidget(self.input_view, 1)
 
         if v.findings:
             root.addWidget(QLabel(f"<b>Injection findings</b> (threat level {v.threat_level.name})"))
@@ -151,7 +185,7 @@ class ApprovalDialog(QDialog):
         scope_row.addWidget(QLabel("Remember:"))
         self.scope_box = QComboBox()
         self.scope_box.setObjectName("scope")
-        for scope, label in SCOPE_LABELS:
+        for scope, label in self._scopes:
             self.scope_box.addItem(label)
         self.scope_box.currentIndexChanged.connect(self._scope_changed)
         scope_row.addWidget(self.scope_box)
@@ -201,16 +235,20 @@ class ApprovalDialog(QDialog):
         root.addLayout(bottom)
         self.resize(640, 520)
 
+    def _render_input(self) -> None:
+        shown = self._value if self.reveal_box.isChecked() else self._masked
+        self.input_view.setHtml(input_html(shown, self.request.verdict, folded=not self.expand_box.isChecked()))
+
     def set_more_pending(self, n: int) -> None:
         self.more_label.setText(f"{n} more pending" if n > 0 else "")
 
     # ------------------------------------------------------------- behaviour
     def _scope_changed(self) -> None:
-        self.rule_box.setVisible(self.scope in (Scope.ALWAYS, Scope.HOUR))
+        self.rule_box.setVisible(not self.secret and self.scope in (Scope.ALWAYS, Scope.HOUR))
 
     @property
     def scope(self) -> Scope:
-        return SCOPE_LABELS[max(0, self.scope_box.currentIndex())][0]
+        return self._scopes[max(0, self.scope_box.currentIndex())][0]
 
     def _set_armed(self, armed: bool) -> None:
         self.approve_btn.setEnabled(armed)
@@ -245,7 +283,7 @@ class ApprovalDialog(QDialog):
             return
         scope = self.scope
         rule, error = None, ""
-        if scope in (Scope.ALWAYS, Scope.HOUR):
+        if scope in (Scope.ALWAYS, Scope.HOUR) and not self.secret:
             rule, error = self._draft(approved, scope)
         self._finish(UserAnswer(approved, scope, rule=rule, error=error))
 
