@@ -1,9 +1,10 @@
-"""What the audit window knows besides its rows: the search query, and the tail of ``audit.jsonl``.
+"""Following ``audit.jsonl`` from the GUI: the index updater thread, and a plain tail for the tray.
 
-``parse_query``/``matches`` are pure (no Qt) and linear: ``agent:`` ``tool:`` ``decision:``
-``level:`` filters plus free words matched as substrings. ``Tail`` reads only the complete
-lines appended since last time and notices truncation and rotation; ``AuditFollower`` drives it
-from watchdog events (with a slow poll as a safety net) and emits new records on the GUI thread.
+``IndexUpdater`` keeps the SQLite index (``airlock.audit_index``) caught up: watchdog events on the
+log's directory (plus a 1 s poll as a safety net) wake a worker thread that indexes what was
+appended and reports on the GUI thread, so the audit window can show new records within
+milliseconds without the GUI thread ever touching the files. ``Tail``/``AuditFollower`` read new
+records directly (the tray uses them for notifications; no index needed there).
 """
 
 from __future__ import annotations
@@ -11,68 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-__all__ = ["Query", "parse_query", "matches", "Tail", "AuditFollower", "record_blob"]
+from airlock.audit_index import AuditIndex
+
+__all__ = ["Tail", "AuditFollower", "IndexUpdater", "watch_dir"]
 
 log = logging.getLogger("airlock.desktop.audit")
 
 MAX_LINE = 1 << 20
-_KEYS = ("agent", "tool", "decision", "level")
-
-
-@dataclass(slots=True)
-class Query:
-    words: list[str] = field(default_factory=list)
-    agent: str = ""
-    tool: str = ""
-    decision: str = ""
-    level: str = ""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.words or self.agent or self.tool or self.decision or self.level)
-
-
-def parse_query(text: str) -> Query:
-    q = Query()
-    for token in text.split()[:64]:
-        key, sep, value = token.partition(":")
-        if sep and key.lower() in _KEYS and value:
-            setattr(q, key.lower(), value.lower())
-        else:
-            q.words.append(token.lower())
-    return q
-
-
-def record_blob(rec: dict[str, Any]) -> str:
-    """The text free words are searched in (lowercase, capped)."""
-    parts = [str(rec.get(k) or "") for k in ("timestamp", "agent_name", "tool_name", "decision", "decided_by",
-                                               "threat_level", "reason", "rule_id", "risk", "event")]
-    try:
-        parts.append(json.dumps(rec.get("tool_input"), ensure_ascii=False, default=str)[:4000])
-    except (TypeError, ValueError):
-        pass
-    return " ".join(parts).lower()
-
-
-def matches(rec: dict[str, Any], q: Query, blob: str | None = None) -> bool:
-    if q.agent and q.agent not in str(rec.get("agent_name") or "").lower():
-        return False
-    if q.tool and q.tool not in str(rec.get("tool_name") or "").lower():
-        return False
-    if q.decision and not str(rec.get("decision") or "").lower().startswith(q.decision):
-        return False
-    if q.level and str(rec.get("threat_level") or "").lower() != q.level:
-        return False
-    if q.words:
-        b = blob if blob is not None else record_blob(rec)
-        return all(w in b for w in q.words)
-    return True
 
 
 class Tail:
@@ -143,27 +95,7 @@ class AuditFollower(QObject):
         if skip_existing:
             self.tail.skip_to_end()
         self._timer.start()
-        try:
-            from watchdog.events import FileSystemEventHandler
-            from watchdog.observers import Observer
-
-            follower = self
-            name = self.tail.path.name
-
-            class _Handler(FileSystemEventHandler):
-                def on_any_event(self, event: Any) -> None:
-                    paths = (getattr(event, "src_path", ""), getattr(event, "dest_path", ""))
-                    if any(str(p).endswith(name) for p in paths if p):
-                        follower._poke.emit()
-
-            self.tail.path.parent.mkdir(parents=True, exist_ok=True)
-            self._observer = Observer()
-            self._observer.schedule(_Handler(), str(self.tail.path.parent), recursive=False)
-            self._observer.daemon = True
-            self._observer.start()
-        except Exception as exc:  # polling still works
-            log.warning("watchdog unavailable (%s); polling the audit log", exc)
-            self._observer = None
+        self._observer = watch_dir(self.tail.path, self._poke.emit)
 
     def _read(self) -> None:
         recs = self.tail.read_new()
@@ -179,3 +111,102 @@ class AuditFollower(QObject):
             except Exception:
                 pass
             self._observer = None
+
+
+def watch_dir(path: Path, callback: Callable[[], None]) -> Any:
+    """Call ``callback()`` (from watchdog's thread) on any event touching ``path`` or its
+    rotated files. Returns the observer, or None when watchdog cannot run (callers poll)."""
+    try:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        name = path.name
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                for p in (getattr(event, "src_path", ""), getattr(event, "dest_path", "")):
+                    if p and os.path.basename(os.fsdecode(p)).startswith(name) and not str(p).endswith(
+                            (".lock", ".head")):
+                        callback()
+                        return
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        obs = Observer()
+        obs.schedule(_Handler(), str(path.parent), recursive=False)
+        obs.daemon = True
+        obs.start()
+        return obs
+    except Exception as exc:  # polling still works
+        log.warning("watchdog unavailable (%s); polling the audit log", exc)
+        return None
+
+
+class IndexUpdater(QObject):
+    """Keeps an ``AuditIndex`` caught up on its own thread; emits ``updated(CatchUp)`` on the GUI
+    thread after every catch-up that changed something, and ``progress(int)`` during long ones."""
+
+    updated = Signal(object)
+    progress = Signal(int)
+    failed = Signal(str)
+
+    def __init__(self, index: AuditIndex, poll_s: float = 1.0, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: Any = None
+        self.busy = False
+        self.last_error = ""
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._observer = watch_dir(self.index.log_path, self._wake.set)
+        self._thread = threading.Thread(target=self._run, name="airlock-audit-index", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            self.busy = True
+            try:
+                res = self.index.catch_up(progress=self._progress, stop=self._stop.is_set)
+                self.last_error = ""
+                if res.added or res.rebuilt or res.pruned:
+                    self._emit(self.updated, res)
+            except Exception as exc:  # reported in the window; the JSONL is untouched
+                log.exception("indexing the audit log failed")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._emit(self.failed, self.last_error)
+            finally:
+                self.busy = False
+            self._wake.wait(self.poll_s)
+
+    def _progress(self, n: int) -> None:
+        self._emit(self.progress, n)
+
+    def _emit(self, sig: Any, value: Any) -> None:
+        try:
+            sig.emit(value)
+        except RuntimeError:  # the QObject is gone (window closed)
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            try:
+                self._observer.stop()
+                self._observer.join(2)
+            except Exception:
+                pass
+            self._observer = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
