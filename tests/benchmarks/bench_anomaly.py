@@ -35,6 +35,7 @@ def simulate(days: int, agents: int, seed: int) -> None:
         profiles.append((f"agent{i}", f"/usr/bin/agent{i}", rate, tools))
     minutes = days * 24 * 60
     false_alerts: dict[str, int] = {p[0]: 0 for p in profiles}
+    by_signal: dict[str, int] = {}
     calls = 0
     started = time.perf_counter()
     for m in range(minutes):
@@ -45,10 +46,12 @@ def simulate(days: int, agents: int, seed: int) -> None:
             for k in range(n):
                 now = T0 + m * 60 + k * (59.0 / max(n, 1))
                 tool = tools[int(rng.integers(len(tools)))]
-                if det.observe_call(name, exe, tool=tool, uid=1000, now=now):
-                    false_alerts[name] += 1
-                if det.observe_result(name, exe, error=bool(rng.random() < 0.05), now=now):
-                    false_alerts[name] += 1
+                for alert in (det.observe_call(name, exe, tool=tool, uid=1000, now=now),
+                              det.observe_result(name, exe, error=bool(rng.random() < 0.05), now=now)):
+                    if alert:
+                        false_alerts[name] += 1
+                        for a in alert.anomalies:
+                            by_signal[a.signal] = by_signal.get(a.signal, 0) + 1
                 calls += 1
     elapsed = time.perf_counter() - started
     print(f"steady traffic: {agents} agents x {days} simulated days, {calls} calls, "
@@ -57,7 +60,8 @@ def simulate(days: int, agents: int, seed: int) -> None:
     for name, _, rate, _ in profiles:
         print(f"{name:<8} {rate:9.1f} {false_alerts[name]:13d} {false_alerts[name] / days:8.2f}")
     total = sum(false_alerts.values())
-    print(f"false-alert rate: {total / (agents * days):.3f} per agent-day ({total} in total)\n")
+    print(f"false-alert rate: {total / (agents * days):.3f} per agent-day ({total} in total); "
+          f"by signal: {by_signal or 'none'}\n")
 
     # injected attacks, one minute apart from the steady days
     t = T0 + (minutes + 5) * 60
