@@ -28,18 +28,56 @@ MAX_RECORD_BYTES = 256 * 1024
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
 
 
+# Built once: ``json.dumps`` with these options would build a new encoder on every call.
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical(obj: Any) -> str:
-    """The one serialisation the hash is computed over (sorted keys, no spaces, UTF-8 text)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """The one serialisation the hash is computed over (sorted keys, no spaces, UTF-8 text);
+    exactly ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)``."""
+    return _CANON.encode(obj)
 
 
 # ----------------------------------------------------------------- redaction seam
 def _engine_then_interim(s: str) -> str:
     """The full redaction engine (vendor formats, context, personal data), then the interim
-    redactor's credential-shape pass on what is left: both must miss for a secret to be written."""
-    from .redaction import redact
+    redactor's credential-shape pass on what is left: both must miss for a secret to be written.
+    One prefilter pass gates both, and short strings are cached (``redaction.redact_layered``).
+    Fails secure by itself (so ``safe_text`` adds no wrapper): an error drops the string."""
+    global _layered
+    try:
+        if _layered is None:
+            from .redaction import redact_layered
 
-    return _redact.redact_text(redact(s))
+            _layered = redact_layered
+        return _layered(s)
+    except Exception as exc:  # noqa: BLE001 - fail secure
+        return f"[REDACTION FAILED: {type(exc).__name__}]"
+
+
+_layered: Callable[[str], str] | None = None
+
+
+def _default_memo() -> dict[str, str] | None:
+    """The default redactor's cache (valid for the key store's current values), or None."""
+    global _audit_cache
+    try:
+        if _audit_cache is None:
+            from .redaction import audit_cache
+
+            _audit_cache = audit_cache
+        return _audit_cache()
+    except Exception:  # noqa: BLE001 - no cache: every string goes through the redactor
+        return None
+
+
+_audit_cache: Callable[[], dict[str, str]] | None = None
+
+
+def _all_clean(texts: list[str]) -> bool:
+    from .redaction import all_clean
+
+    return all_clean(texts)
 
 
 _redactor: Callable[[str], str] = _engine_then_interim
@@ -55,7 +93,7 @@ def set_redactor(fn: Callable[[str], str] | None) -> None:
 
 def safe_text(fn: Callable[[str], str]) -> Callable[[str], str]:
     """A redactor that cannot leak or crash: if it fails, the string is dropped, not written raw."""
-    if fn is _redact.redact_text:  # the built-in one never raises and always returns a str
+    if fn is _redact.redact_text or fn is _engine_then_interim:  # built in: never raise, always a str
         return fn
 
     def run(s: str) -> str:
@@ -68,6 +106,19 @@ def safe_text(fn: Callable[[str], str]) -> Callable[[str], str]:
 
 
 # ----------------------------------------------------------------- making values safe
+_SECRET_KEYS: dict[str, bool] = {}
+
+
+def _secret_key(k: str) -> bool:
+    """``_redact.is_secret_key`` for an exact ``str``, memoised (argument names repeat constantly)."""
+    hit = _SECRET_KEYS.get(k)
+    if hit is None:
+        if len(_SECRET_KEYS) >= 4096:
+            _SECRET_KEYS.clear()
+        hit = _SECRET_KEYS[k] = _redact.is_secret_key(k)
+    return hit
+
+
 @dataclass(frozen=True, slots=True)
 class _Caps:
     chars: int      # per string
@@ -102,6 +153,8 @@ class _Sanitizer:
     (``size``: 6 bytes per char covers JSON escapes and UTF-8), so the caller only serialises to
     measure when the record might really be too big."""
 
+    __slots__ = ("caps", "redact", "nodes", "budget", "size", "truncated", "_path", "_memo", "_pending")
+
     def __init__(self, caps: _Caps, redact: Callable[[str], str] | None = None) -> None:
         self.caps = caps
         self.redact = redact
@@ -110,6 +163,11 @@ class _Sanitizer:
         self.size = 0
         self.truncated = False
         self._path: set[int] = set()
+        # the default redactor's short-string results, looked up here without two calls per string
+        self._memo: dict[str, str] | None = _default_memo() if redact is _engine_then_interim else None
+        # dict values the memo did not know, placed raw for now: ``resolve`` checks them all with
+        # one prefilter scan and redacts them one by one only when that scan finds a candidate
+        self._pending: list[tuple[dict[str, Any], str, str]] | None = [] if self._memo is not None else None
 
     def plain(self, s: str) -> str:
         """``s`` as a plain, UTF-8-encodable str within the caps (not redacted)."""
@@ -164,7 +222,10 @@ class _Sanitizer:
             self.budget -= len(obj)
             if not obj.isascii():
                 return self.value(obj, depth)  # surrogate check
-            s = self.redact(obj) if self.redact is not None else obj
+            memo = self._memo
+            s = memo.get(obj) if memo is not None else None
+            if s is None:
+                s = self.redact(obj) if self.redact is not None else obj
             self.size += 32 + 6 * len(s)
             return s
         if t is dict and depth < self.caps.depth and len(obj) <= self.caps.items and self.nodes > len(obj):
@@ -174,17 +235,8 @@ class _Sanitizer:
                 return "…[cycle]"
             self.nodes -= 1
             self.size += 32
-            out: dict[str, Any] = {}
-            redact = self.redact
             self._path.add(id(obj))
-            for k, v in obj.items():
-                key = redact(k) if redact is not None else k
-                self.size += 6 * len(key)
-                if redact is not None and type(v) is str and v and _redact.is_secret_key(k):
-                    out[key] = _redact.MARK
-                    self.nodes -= 1
-                else:
-                    out[key] = self.fast(v, depth + 1)
+            out = self.fill(obj, depth + 1, True)
             self._path.discard(id(obj))
             return out
         if t is list and depth < self.caps.depth and len(obj) <= self.caps.items and self.nodes > len(obj):
@@ -201,6 +253,66 @@ class _Sanitizer:
             self.size += 32
             return obj
         return self.value(obj, depth)
+
+    def fill(self, obj: dict[str, Any], depth: int, redact_keys: bool) -> dict[str, Any]:
+        """The items of a dict with plain ``str`` keys, values at ``depth``: the body of ``fast``'s
+        dict case, with the common leaves (short ASCII strings, None, bools) handled in line."""
+        out: dict[str, Any] = {}
+        redact, memo = self.redact, self._memo
+        for k, v in obj.items():
+            if redact_keys:
+                key = memo.get(k) if memo is not None else None
+                if key is None:
+                    key = redact(k) if redact is not None else k
+                self.size += 6 * len(key)
+            else:
+                key = k
+            tv = type(v)
+            if tv is str:
+                if redact_keys and redact is not None and v and _secret_key(k):
+                    out[key] = _redact.MARK
+                    self.nodes -= 1
+                    continue
+                if len(v) <= 4096 and self.budget > 4096 and self.nodes > 0 and v.isascii():
+                    self.nodes -= 1
+                    self.budget -= len(v)
+                    r = memo.get(v) if memo is not None else None
+                    if r is None:
+                        if self._pending is not None and (redact_keys or k != "timestamp"):
+                            # (a record's ISO timestamp trips the phone gate: it goes alone so
+                            # the batch of the other strings can stay clean)
+                            self._pending.append((out, key, v))
+                            r = v
+                        else:
+                            r = redact(v) if redact is not None else v
+                    self.size += 32 + 6 * len(r)
+                    out[key] = r
+                    continue
+            elif v is None or tv is bool:
+                self.nodes -= 1
+                self.size += 32
+                out[key] = v
+                continue
+            out[key] = self.fast(v, depth)
+        return out
+
+    def resolve(self) -> None:
+        """Redact the deferred strings: nothing to do when one scan of them all finds no candidate
+        (``redaction.all_clean``), else each goes through the redactor as usual."""
+        pending, self._pending = self._pending, None
+        if not pending:
+            return
+        try:
+            if _all_clean([t for _c, _k, t in pending]):
+                return
+        except Exception:  # noqa: BLE001 - no shortcut: redact each one
+            pass
+        redact = self.redact
+        for container, key, raw in pending:
+            r = redact(raw) if redact is not None else raw
+            if container.get(key) is raw:  # (a later equal key may have replaced it: leave that)
+                container[key] = r
+                self.size += 6 * (len(r) - len(raw))
 
     def value(self, obj: Any, depth: int) -> Any:
         self.nodes -= 1
@@ -298,9 +410,13 @@ def prepare(record: AuditRecord, text: Callable[[str], str]) -> dict[str, Any]:
     off half a token, so a secret is never left half-visible. Top-level keys are the schema, not
     data: only the values go through the redactor. Later, tighter passes re-shape an already
     redacted body, so they do not redact again."""
-    raw = {k: v for k, v in record.to_dict().items() if k not in CHAIN_FIELDS}
     s = _Sanitizer(_CAP_STEPS[0], text)
-    body: dict[str, Any] = {k: s.fast(v, 1) for k, v in raw.items()}
+    fields = record.to_dict()
+    for k in CHAIN_FIELDS:
+        fields.pop(k, None)
+    # top-level keys are the schema: only the values are redacted (a secret-named key cannot occur)
+    body: dict[str, Any] = s.fill(fields, 1, False)
+    s.resolve()
     truncated = s.truncated
     if not _fits(body, s):
         for caps in _CAP_STEPS[1:]:

@@ -124,24 +124,41 @@ def redact_text(text: str) -> str:
     return hit
 
 
-def _redact(text: str) -> str:
-    if "PRIVATE KEY-----" in text:
+def _redact(text: str, fired: "set[str] | frozenset[str] | None" = None) -> str:
+    """All passes; with ``fired`` (gate names from the engine's prefilter, see ``GATES``) only the
+    passes whose gate matched run: a pass whose gate did not match cannot change the text."""
+    def on(name: str) -> bool:
+        return fired is None or name in fired
+
+    if "PRIVATE KEY-----" in text and on("i:pem"):
         text = _redact_pem(text)
     for kind, anchors, pattern in _TOKEN_PATTERNS:
-        if any(a in text for a in anchors):
+        if on("i:" + kind) and any(a in text for a in anchors):
             text = pattern.sub(_mark(kind), text)
     lower = text.lower()
-    if "bearer" in lower:
+    if "bearer" in lower and on("i:bearer"):
         text = _BEARER.sub(_SUB_BEARER, text)
-    if "authorization" in lower:
+    if "authorization" in lower and on("i:basic"):
         text = _AUTH_BASIC.sub(_SUB_BASIC, text)
-    if "://" in text and "@" in text:
+    if "://" in text and "@" in text and on("i:url"):
         text = _URL_CREDS.sub(_SUB_URL, text)
-    if "=" in text or ":" in text:
+    if ("=" in text or ":" in text) and on("i:assign"):
         text = _ASSIGN.sub(_SUB_ASSIGN, text)
-    if "--" in text:
+    if "--" in text and on("i:flag"):
         text = _FLAG.sub(_SUB_ASSIGN, text)
     return text
+
+
+# name -> pattern whose RE2 superset gates that pass (built by ``airlock.redaction._prefilter``)
+GATES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("i:pem", _PEM_BEGIN),
+    *(("i:" + kind, pattern) for kind, _a, pattern in _TOKEN_PATTERNS),
+    ("i:bearer", _BEARER),
+    ("i:basic", _AUTH_BASIC),
+    ("i:url", _URL_CREDS),
+    ("i:assign", _ASSIGN),
+    ("i:flag", _FLAG),
+)
 
 
 _SECRET_KEY_EXACT = frozenset({"pass", "pwd", "pin", "otp", "auth", "cookie", "setcookie"})

@@ -6,6 +6,11 @@ Corpora: 'clean' (log/code-like text with no secret), 'dirty' (same with a secre
 'adversarial' (runs built to stress regex engines). Baselines in the same process: ``str.translate``
 (a pass that touches every char) and one trivial prefix regex (``sk-[A-Za-z0-9]{20,}``).
 Prints medians of several runs; no assertions (timings are machine-dependent).
+
+A second table: microseconds per call on a clean ~1 kB JSON argument string (the audit log's
+typical string): the prefilter alone, the gated engine, every detector (``_fired=None``, the
+pre-prefilter behaviour), the interim redactor, and the audit default (``redact_layered``:
+engine + interim behind one prefilter) vs the old two full passes. CPU time, median of batches.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core"))
 
-from airlock.redaction import find_secrets, redact  # noqa: E402
+from airlock import _redact  # noqa: E402
+from airlock.redaction import find_secrets, redact, redact_layered  # noqa: E402
+from airlock.redaction._gates import fired_gates  # noqa: E402
 
 _WORDS = ("the request returned status 200 in 35 ms user_id=1842 path=/api/v1/items?page=3 "
           "def handler(event, context): return json.dumps(result) # TODO refactor "
@@ -80,6 +87,35 @@ def main() -> None:
             print(f"{kind:<12} {label:>6} " + " ".join(f"{rates[k]:>14.2f}" for k in funcs)
                   + f" {rates['redact'] / rates['trivial regex']:>13.5f}")
     print("redact/regex: the engine's speed as a fraction of one trivial prefix regex over the same text")
+    per_call()
+
+
+def _cpu_us(fn, arg: str, n: int = 200, reps: int = 15) -> float:  # noqa: ANN001
+    """Median CPU microseconds per call; each call gets a fresh copy so no cache can answer."""
+    args = [arg + " " * (i % 7) + str(i) for i in range(n)]
+    out = []
+    for _ in range(reps):
+        t0 = time.thread_time_ns()
+        for a in args:
+            fn(a)
+        out.append((time.thread_time_ns() - t0) / n / 1000)
+    return statistics.median(out)
+
+
+def per_call() -> None:
+    doc = ('{"path": "/home/u/project/src/module_3.py", "mode": "w", "content": "'
+           + "def handler(event, context):\\n    return json.dumps(result)  # TODO refactor status 200\\n" * 11 + '"}')[:1024]
+    rows = {
+        "prefilter (RE2 sets)": fired_gates,
+        "engine, gated": redact,
+        "engine, every detector": lambda t: redact(t, _fired=None),
+        "interim, all passes": _redact._redact,
+        "audit default (layered)": redact_layered,
+        "old default (engine+interim)": lambda t: _redact._redact(redact(t, _fired=None)),
+    }
+    print(f"\nclean {len(doc)}-char JSON string, CPU us per call (median)")
+    for name, fn in rows.items():
+        print(f"  {name:<30} {_cpu_us(fn, doc):8.1f}")
 
 
 if __name__ == "__main__":

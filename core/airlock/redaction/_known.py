@@ -25,11 +25,13 @@ class KnownValues:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._needles: dict[str, frozenset[str]] = {}
+        self.version = 0  # bumped on every change: caches of redacted text key on it
 
     def set(self, name: str, values: Iterable[str]) -> None:
         """Replace the values registered under ``name``."""
         with self._lock:
             self._needles.pop(name, None)
+            self.version += 1
         self.add(name, values)
 
     def add(self, name: str, values: Iterable[str]) -> None:
@@ -44,14 +46,17 @@ class KnownValues:
             forms.add(b.rstrip("="))
         with self._lock:
             self._needles[name] = self._needles.get(name, frozenset()) | {f for f in forms if len(f) >= MIN_LEN}
+            self.version += 1
 
     def discard(self, name: str) -> None:
         with self._lock:
             self._needles.pop(name, None)
+            self.version += 1
 
     def clear(self) -> None:
         with self._lock:
             self._needles.clear()
+            self.version += 1
 
     def __len__(self) -> int:
         return len(self._needles)
