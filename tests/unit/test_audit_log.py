@@ -344,9 +344,9 @@ def test_adversarial_record_costs_bounded_time(tmp_path: Path, value: object) ->
     import time
 
     log = AuditLog(tmp_path / "a.jsonl")
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: a busy machine must not fail this, a blow-up must
     r = log.append(rec({"v": value}))
-    assert time.perf_counter() - t0 < 5.0 and r.seq == 0 and verify(log.path).ok
+    assert time.process_time() - t0 < 10.0 and r.seq == 0 and verify(log.path).ok
 
 
 def _values():  # type: ignore[no-untyped-def]

@@ -55,17 +55,20 @@ def test_secret_named_keys() -> None:
                                   "://a:", "--token ", "eyJ", "@", "\"password\":\"", "AKIA"])
 def test_linear_time_on_adversarial_input(unit: str) -> None:
     """Long runs of each pattern's anchor: 10x the input must cost about 10x, not 100x."""
-    def cost(n: int) -> float:
+    def cost(n: int) -> float:  # CPU time, best of 3: the machine may be shared
         s = unit * n
         best = 1e9
         for _ in range(3):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             redact_text(s)
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, time.process_time() - t0)
         return best
 
-    small, big = cost(10_000), cost(100_000)
-    assert big < max(small, 1e-4) * 30 and big < 2.0, (small, big)  # quadratic would be ~100x
+    for _attempt in range(3):  # a noisy neighbour can spoil one measurement, not three
+        small, big = cost(20_000), cost(200_000)
+        if big < max(small, 1e-3) * 30:
+            break
+    assert big < max(small, 1e-3) * 30 and big < 4.0, (small, big)  # quadratic would be ~100x
 
 
 @settings(max_examples=300, deadline=None)
