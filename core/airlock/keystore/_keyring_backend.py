@@ -33,7 +33,11 @@ class KeyringBackend:
         backend = kr.get_keyring()
         self._backend = backend
         mod = type(backend).__module__
-        if mod.startswith("keyring.backends.fail") or getattr(backend, "priority", 1) <= 0:
+        try:  # SecretService computes its priority by opening D-Bus: a dead bus raises OSError here
+            priority = getattr(backend, "priority", 1)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the keyring means "unavailable"
+            raise BackendUnavailable(f"OS keyring unreachable ({type(exc).__name__}: {exc})") from exc
+        if mod.startswith("keyring.backends.fail") or priority <= 0:
             raise BackendUnavailable(f"no usable OS keyring ({type(backend).__name__})")
         if mod.startswith(("keyrings.alt", "keyrings.cryptfile")):
             raise BackendUnavailable(f"refusing plaintext/terminal-prompting keyring {mod}")
