@@ -463,32 +463,63 @@ class PolicyStore:
         self._edit(edit)
         return next(r for r in self._policy.rules if r.id == rule.id)
 
+    def replace_rule(self, rule_id: str, tool: str, action: Action | str, *,
+                     args: Mapping[str, str] | None = None, agent: str | None = None,
+                     expires_at: float | None = None, expires_in: float | None = None, comment: str = "") -> Rule:
+        """Edit a rule in place (same id), in one atomic write: it is never briefly absent."""
+        import tomli_w
+
+        if expires_in is not None:
+            expires_at = time.time() + float(expires_in)
+        old = next((r for r in self.current.rules if r.id == rule_id), None)
+        if old is None:
+            raise PolicyError(f"no rule with id {rule_id!r}", source=str(self.path))
+        rule = Rule(rule_id, tool, Action.parse(action), tuple(sorted((args or {}).items())), agent, expires_at,
+                    comment, old.created if old.created is not None else float(int(time.time())))
+        block = "\n" + tomli_w.dumps({"rule": [rule.to_toml()]})
+
+        def edit(text: str) -> str:
+            cut = self._without(text, rule_id)
+            if cut is None:
+                raise PolicyError(f"no rule with id {rule_id!r}", source=str(self.path))
+            return cut.rstrip("\n") + "\n" + block
+
+        self._edit(edit)
+        return next(r for r in self._policy.rules if r.id == rule_id)
+
     def remove_rule(self, rule_id: str) -> bool:
         """Delete the rule with this id from the file. False when there is none."""
         removed = False
 
         def edit(text: str) -> str:
             nonlocal removed
-            policy = parse_policy(text, str(self.path))
-            target = next((r for r in policy.rules if r.id == rule_id), None)
-            if target is None or target.line is None:
+            cut = self._without(text, rule_id)
+            if cut is None:
                 return text
-            lines = text.splitlines(keepends=True)
-            start = target.line - 1
-            end = start + 1
-            while end < len(lines):
-                stripped = lines[end].lstrip()
-                if stripped.startswith("[") and not re.match(r"\[\s*rule\s*\.", stripped):
-                    break
-                end += 1
-            # keep comment lines that introduce the next block
-            while end - 1 > start and lines[end - 1].lstrip().startswith("#"):
-                end -= 1
             removed = True
-            return "".join(lines[:start] + lines[end:])
+            return cut
 
         self._edit(edit)
         return removed
+
+    def _without(self, text: str, rule_id: str) -> str | None:
+        """The file text without the ``[[rule]]`` block of ``rule_id`` (None when there is none)."""
+        policy = parse_policy(text, str(self.path))
+        target = next((r for r in policy.rules if r.id == rule_id), None)
+        if target is None or target.line is None:
+            return None
+        lines = text.splitlines(keepends=True)
+        start = target.line - 1
+        end = start + 1
+        while end < len(lines):
+            stripped = lines[end].lstrip()
+            if stripped.startswith("[") and not re.match(r"\[\s*rule\s*\.", stripped):
+                break
+            end += 1
+        # keep comment lines that introduce the next block
+        while end - 1 > start and lines[end - 1].lstrip().startswith("#"):
+            end -= 1
+        return "".join(lines[:start] + lines[end:])
 
     def _edit(self, fn: Any) -> None:
         _dirs.ensure_private_dir(self.path.parent)

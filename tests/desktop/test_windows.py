@@ -185,6 +185,15 @@ def test_rules_window_add_delete_through_policy_store(qtbot, tmp_path):
     w.search.setText("nomatch")
     assert w.table.rowCount() == 0
     w.search.setText("")
+    # edit in place: same id, new pattern, the form shows the rule as it is
+    from airlock_desktop.rules_window.window import RuleForm
+
+    form = RuleForm(w, store.current.rules[0])
+    assert form.tool.text() == "read_file" and json.loads(form.args.text()) == {"path": "/tmp/*"}
+    edited = w.edit_rule(rule.id, tool="read_file", action="deny", args={"path": "/tmp/x*"}, agent=None,
+                         expires_in=None, comment="tightened")
+    assert edited.id == rule.id and len(store.current.rules) == 1
+    assert store.match(ev).rule.action.value == "block" and w.table.item(0, 1).text() == "deny"
     w.table.selectRow(0)
     assert w.delete_selected(confirm=False) == 1
     assert w.table.rowCount() == 0 and store.match(ev) is None

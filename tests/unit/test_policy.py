@@ -182,3 +182,16 @@ def test_rules_cli_roundtrip(tmp_path: Path) -> None:
     policy.write_text('[[rule]]\ntool="x"\n')
     bad = run("check")
     assert bad.returncode == 1 and "p.toml:1" in bad.stdout
+
+
+def test_replace_rule_keeps_id_and_position_of_others(tmp_path: Path) -> None:
+    store = PolicyStore(tmp_path / "policy.toml")
+    a = store.add_rule("write_file", "allow", comment="a")
+    b = store.add_rule("execute_command", "ask")
+    new = store.replace_rule(a.id, "write_file", "deny", args={"path": "/etc/*"}, comment="tightened")
+    assert new.id == a.id and new.created == a.created and new.action is Action.BLOCK
+    assert {r.id for r in store.rules} == {a.id, b.id}
+    assert store.match(ev("write_file", path="/etc/passwd")).rule.id == a.id
+    assert store.match(ev("write_file", path="/home/x")) is None
+    with pytest.raises(PolicyError):
+        store.replace_rule("missing", "x", "allow")

@@ -31,9 +31,9 @@ def _expiry(rule: Any, now: float) -> str:
 class RuleForm(QDialog):
     """Add a rule: tool pattern, action, argument patterns (JSON), agent, expiry, comment."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, rule: Any = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Add rule")
+        self.setWindowTitle("Edit rule " + rule.id if rule is not None else "Add rule")
         form = QFormLayout(self)
         self.tool = QLineEdit()
         self.tool.setPlaceholderText("tool name or glob, e.g. read_file or mcp_*")
@@ -61,6 +61,19 @@ class RuleForm(QDialog):
         bb.rejected.connect(self.reject)
         form.addRow(bb)
         self.resize(480, 0)
+        if rule is not None:
+            self._fill(rule)
+
+    def _fill(self, rule: Any) -> None:
+        import time
+
+        self.tool.setText(rule.tool)
+        self.action.setCurrentText("deny" if rule.action.value == "block" else rule.action.value)
+        self.args.setText(json.dumps(dict(rule.args)))
+        self.agent.setText(rule.agent or "")
+        if rule.expires is not None:
+            self.expires.setValue(max(1, int((rule.expires - time.time()) // 60)))
+        self.comment.setText(rule.comment)
 
     def values(self) -> dict[str, Any]:
         args = json.loads(self.args.text() or "{}")
@@ -101,11 +114,13 @@ class RulesWindow(QMainWindow):
         top.addWidget(self.search, 1)
         self.add_btn = QPushButton("Add…")
         self.add_btn.clicked.connect(self.add_dialog)
+        self.edit_btn = QPushButton("Edit…")
+        self.edit_btn.clicked.connect(self.edit_dialog)
         self.del_btn = QPushButton("Delete")
         self.del_btn.clicked.connect(self.delete_selected)
         reload_btn = QPushButton("Reload")
         reload_btn.clicked.connect(lambda: (self.store.reload(), self.refresh()))
-        for b in (self.add_btn, self.del_btn, reload_btn):
+        for b in (self.add_btn, self.edit_btn, self.del_btn, reload_btn):
             top.addWidget(b)
         lay.addLayout(top)
         self.error = QLabel("")
@@ -117,6 +132,7 @@ class RulesWindow(QMainWindow):
         self.table.setObjectName("table")
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.doubleClicked.connect(lambda _i: self.edit_dialog())
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
@@ -173,6 +189,25 @@ class RulesWindow(QMainWindow):
         form = RuleForm(self)
         if form.exec() == QDialog.DialogCode.Accepted:
             self.add_rule(**form.values())
+
+    def edit_rule(self, rule_id: str, **values: Any) -> Any:
+        """Replace a rule in place through the policy store (same id, one atomic write)."""
+        try:
+            rule = self.store.replace_rule(rule_id, values.pop("tool"), values.pop("action"), **values)
+        except Exception as exc:
+            QMessageBox.warning(self, "Airlock", f"The rule was not changed:\n{exc}")
+            return None
+        self.refresh()
+        return rule
+
+    def edit_dialog(self) -> None:
+        ids = self.selected_ids()
+        rule = next((r for r in self.store.current.rules if ids and r.id == ids[0]), None)
+        if rule is None:
+            return
+        form = RuleForm(self, rule)
+        if form.exec() == QDialog.DialogCode.Accepted:
+            self.edit_rule(rule.id, **form.values())
 
     def delete_selected(self, confirm: bool = True) -> int:
         ids = self.selected_ids()
