@@ -12,9 +12,9 @@ import os
 import select
 import sys
 import threading
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, TextIO, runtime_checkable
 
-from .events import ApprovalDecision, ApprovalRequest, BeforeAgentEvent
+from .events import ApprovalDecision, ApprovalRequest, BeforeAgentEvent, Scope
 
 __all__ = [
     "Approver",
@@ -142,3 +142,33 @@ def default_approver() -> Approver:
     if TerminalApprover.available():
         return TerminalApprover()
     return DenyAllApprover()
+
+
+def answer_covers(answered: ApprovalRequest, approved: bool, scope: Scope, queued: ApprovalRequest,
+                  rule: Any = None) -> bool:
+    """Whether a user's answer to ``answered`` also settles ``queued``, still waiting in line.
+
+    The same rules as the engine's own memory: a "this session" answer covers the same tool of the
+    same agent session; a saved rule covers what it matches. Either covers only asks about a tool's
+    risk or an ask rule. An injection finding, a secret path or a pause is always asked on its own,
+    except that a deny (never a risk) may cover them too.
+    """
+    from .events import BeforeToolEvent
+
+    ev, q = answered.event, queued.event
+    if not isinstance(q, BeforeToolEvent) or not isinstance(ev, BeforeToolEvent):
+        return False
+    plain_ask = queued.verdict.decided_by.startswith(("risk:", "rule:"))
+    if approved and not plain_ask:
+        return False
+    if scope is Scope.SESSION:
+        return (bool(q.agent.session_id) and q.agent.session_id == ev.agent.session_id
+                and q.agent.name == ev.agent.name and q.tool_name == ev.tool_name)
+    if rule is not None and hasattr(rule, "matches"):
+        import time as _time
+
+        try:
+            return bool(rule.matches(q, _time.time()))
+        except Exception:  # a rule that cannot judge the call does not cover it
+            return False
+    return False

@@ -198,3 +198,38 @@ def test_stale_request_closes_its_dialog(qtbot):
     p.resolve(ApprovalDecision(False, "timeout", "hard limit", timed_out=True))
     qtbot.waitUntil(lambda: q.dialog is None, timeout=2000)
     assert q.pending_count == 0
+
+
+def test_session_answer_and_saved_rule_settle_covered_requests_at_once(qtbot):
+    from airlock.policy import PolicyStore
+
+    q = ApprovalQueue(timeout=30, arm_delay_ms=0)
+    first = _pending(tool_input={"command": "ls"})
+    same_session = _pending(tool_input={"command": "pwd"})
+    other_session = _pending(tool_input={"command": "pwd"}, session="s2")
+    other_tool = _pending(tool="kill_process", tool_input={"pid": 1})
+    for p in (first, same_session, other_session, other_tool):
+        q.submit(p)
+    q.dialog.scope_box.setCurrentIndex(1)  # this agent session
+    qtbot.mouseClick(q.dialog.approve_btn, Qt.MouseButton.LeftButton)
+    assert first.decision.approved and first.decision.scope is Scope.SESSION
+    assert same_session.done and same_session.decision.approved and "covered" in same_session.decision.reason
+    assert not other_session.done and not other_tool.done and q.pending_count == 2
+
+    # a saved "always deny" rule answers what it matches in the queue
+    import tempfile
+    from pathlib import Path
+
+    store = PolicyStore(Path(tempfile.mkdtemp()) / "policy.toml")
+    q2 = ApprovalQueue(timeout=30, arm_delay_ms=0,
+                       rule_sink=lambda d: store.add_rule(d.tool, d.action, args=d.args, agent=d.agent,
+                                                          expires_at=d.expires, comment=d.comment))
+    a, b = _pending(tool="kill_process", tool_input={"pid": 7}), _pending(tool="kill_process", tool_input={"pid": 8})
+    for p in (a, b):
+        q2.submit(p)
+    q2.dialog.scope_box.setCurrentIndex(3)  # always: the rule draft is prefilled for this tool
+    qtbot.mouseClick(q2.dialog.deny_btn, Qt.MouseButton.LeftButton)
+    assert a.decision.approved is False
+    rule = store.current.rules[0]
+    covered = rule.matches(b.request.event, time.time())
+    assert b.done is covered  # answered at once exactly when the saved rule matches it

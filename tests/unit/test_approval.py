@@ -66,3 +66,27 @@ def test_terminal_prompt_times_out_as_a_denial() -> None:
     decision, _ = _terminal(None, timeout=0.3)
     assert not decision.approved and decision.timed_out and decision.decided_by == "timeout"  # type: ignore[attr-defined]
     assert time.monotonic() - t0 < 3
+
+
+def test_answer_covers_follows_the_engines_memory_rules() -> None:
+    from airlock.approval import answer_covers
+    from airlock.events import (Action, AgentIdentity, ApprovalRequest, BeforeToolEvent, RiskLevel, Scope,
+                                Verdict)
+    from airlock.policy import parse_policy
+
+    def req(tool: str, session: str = "s1", decided_by: str = "risk:critical", **inp: object) -> ApprovalRequest:
+        ev = BeforeToolEvent(tool_name=tool, tool_input=dict(inp), agent=AgentIdentity(name="a", session_id=session))
+        return ApprovalRequest(event=ev, verdict=Verdict(Action.ASK, "why", decided_by, risk=RiskLevel.CRITICAL))
+
+    base = req("execute_command", command="ls")
+    assert answer_covers(base, True, Scope.SESSION, req("execute_command", command="pwd"))
+    assert not answer_covers(base, True, Scope.SESSION, req("execute_command", session="s2", command="pwd"))
+    assert not answer_covers(base, True, Scope.SESSION, req("kill_process", pid=1))
+    assert not answer_covers(base, True, Scope.ONCE, req("execute_command", command="pwd"))
+    # an approval never covers an injection ask; a denial may
+    flagged = req("execute_command", decided_by="injection", command="pwd")
+    assert not answer_covers(base, True, Scope.SESSION, flagged)
+    assert answer_covers(base, False, Scope.SESSION, flagged)
+    rule = parse_policy('[[rule]]\nid="k"\ntool="kill_process"\naction="deny"\n').rules[0]
+    assert answer_covers(base, False, Scope.ALWAYS, req("kill_process", pid=9), rule)
+    assert not answer_covers(base, False, Scope.ALWAYS, req("execute_command", command="x"), rule)

@@ -101,9 +101,10 @@ class ApprovalQueue(QObject):
         self.dialog = None
         _, members = self._groups.pop(0)
         decision = self._decision(ans)
+        saved_rule = None
         if ans.rule is not None and not ans.timed_out and self.rule_sink is not None:
             try:
-                self.rule_sink(ans.rule)
+                saved_rule = self.rule_sink(ans.rule)
             except Exception as exc:  # the call's answer stands; the rule is not saved
                 log.exception("saving the rule failed")
                 self.rule_failed.emit(f"The rule was not saved: {exc}")
@@ -114,8 +115,26 @@ class ApprovalQueue(QObject):
                 self.decided.emit(p, decision)
                 if ans.timed_out:
                     self.timed_out.emit(p)
+        if not ans.timed_out:
+            self._answer_covered(members[0].request, decision, saved_rule)
         self._show_next()
         self._changed()
+
+    def _answer_covered(self, answered: object, decision: ApprovalDecision, rule: object) -> None:
+        """Queued requests the new answer or rule covers are answered at once (the core decides which)."""
+        from airlock.approval import answer_covers
+
+        if decision.scope is Scope.ONCE and rule is None:
+            return
+        for _, members in self._groups:
+            for p in members:
+                if not p.done and answer_covers(answered, decision.approved, decision.scope, p.request, rule):
+                    covered = ApprovalDecision(decision.approved, decision.decided_by,
+                                               decision.reason + " (covered by your earlier answer)",
+                                               scope=decision.scope)
+                    if p.resolve(covered):
+                        self.decided.emit(p, covered)
+        self._groups = [(k, ms) for k, ms in self._groups if not all(p.done for p in ms)]
 
     def _decision(self, ans: UserAnswer) -> ApprovalDecision:
         if ans.timed_out:
