@@ -141,3 +141,36 @@ def test_click_approve_then_timeout_with_notification(tray_app):
             "the timeout notification in dunst")
         assert "approval timed out" in hist
     assert proc.poll() is None  # the app is still running
+
+    # 3. the audit window, a real window on the same desktop, shows both records
+    check = subprocess.run(
+        [sys.executable, "-c", _AUDIT_WINDOW_CHECK, str(audit), str(SHOTS / "shot_audit_real.png")],
+        env=dict(os.environ, QT_QPA_PLATFORM="xcb", PYTHONPATH=f"{REPO / 'core'}:{REPO / 'desktop'}"),
+        capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "approved" in check.stdout and "timeout" in check.stdout
+
+
+# Opens the audit window on the log, waits for its rows, screenshots the desktop, prints the decisions shown.
+_AUDIT_WINDOW_CHECK = r'''
+import subprocess, sys, time
+from PySide6.QtWidgets import QApplication
+from airlock_desktop.audit_window.window import AuditWindow
+app = QApplication([])
+w = AuditWindow(sys.argv[1])
+w.resize(1100, 500); w.show()
+model = w.table.model()
+end = time.monotonic() + 20
+seen = []
+while time.monotonic() < end:
+    app.processEvents(); time.sleep(0.05)
+    if model.rowCount() >= 2:
+        seen = [str(model.index(r, c).data()) for r in range(model.rowCount()) for c in range(model.columnCount())]
+        if any("approved" in s for s in seen) and any("timeout" in s for s in seen):
+            break
+for _ in range(20):
+    app.processEvents(); time.sleep(0.05)
+subprocess.run(["import", "-window", "root", sys.argv[2]], timeout=20, check=False)
+print(" ".join(seen))
+w.close()
+'''
