@@ -26,7 +26,7 @@ def test_no_dev_secret_reaches_the_audit_log(tmp_path: Path) -> None:
     docs = [json.loads(line) for line in shared_file("data", "secrets", "dev.jsonl").read_text().splitlines()]
     docs = [d for d in docs if d["tier"] == "positive"]
     log_path = tmp_path / "audit.jsonl"
-    enable_redaction()
+    enable_redaction()  # the default already; said explicitly so the test states what it covers
     try:
         log = AuditLog(log_path)
         for d in docs:
@@ -45,5 +45,5 @@ def test_no_dev_secret_reaches_the_audit_log(tmp_path: Path) -> None:
                 continue
             total += 1
             leaked += secret in cmd
-    # the engine's recall on this set is ~97%: the known misses may remain, nothing more
-    assert total > 300 and leaked <= 0.05 * total, (leaked, total)
+    # the engine alone finds ~97%; the audit log's last line (redaction/_strict.py) masks the rest
+    assert total > 300 and leaked == 0, (leaked, total)
