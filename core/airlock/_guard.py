@@ -79,13 +79,15 @@ def _before(tool_name: str, declared: RiskLevel | None, tool_input: dict[str, An
     return event
 
 
-def _after(event: BeforeToolEvent, output: Any, error: str | None, started: float) -> None:
+def _after(event: BeforeToolEvent, output: Any, error: str | None, started: float) -> Any:
+    """Record the result; returns the output the caller gets (an after_tool hook may have filtered it)."""
     after = AfterToolEvent(agent=event.agent, call_id=event.call_id, tool_name=event.tool_name,
                            tool_input=event.tool_input, output=output, error=error,
                            duration_ms=(time.perf_counter() - started) * 1000.0)
     decision = runtime.decider().after_tool(after)
     if not decision.allowed and error is None:
         raise ToolBlocked(decision.reason, decision)
+    return decision.output if decision.output_changed else output
 
 
 @overload
@@ -128,8 +130,7 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
                 except Exception as exc:
                     _after(event, None, f"{type(exc).__name__}: {exc}", started)
                     raise
-                _after(event, result, None, started)
-                return result
+                return _after(event, result, None, started)
 
             wrapper: Callable[..., Any] = async_wrapper
         else:
@@ -149,8 +150,7 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
                 except Exception as exc:
                     _after(event, None, f"{type(exc).__name__}: {exc}", started)
                     raise
-                _after(event, result, None, started)
-                return result
+                return _after(event, result, None, started)
 
             wrapper = sync_wrapper
         wrapper.airlock_tool_name = tool_name  # type: ignore[attr-defined]

@@ -127,6 +127,7 @@ class Engine:
     def after_tool(self, event: AfterToolEvent) -> Decision:
         """Scan the output; a CRITICAL injection withholds it, anything less is recorded on the record."""
         verdict = Verdict(Action.ALLOW, "", "default", risk=self._risk_of(event.tool_name, None))
+        original_output = event.output
         try:
             hook_out = self.hooks.run(event)
             if hook_out.errors:
@@ -147,6 +148,8 @@ class Engine:
             verdict = Verdict(Action.BLOCK, f"output check failed ({exc}); output withheld", "error")
         outcome = Outcome.BLOCKED if verdict.action is Action.BLOCK else Outcome.ALLOWED
         decision = Decision(outcome, verdict.reason, verdict.decided_by, verdict, event.tool_input)
+        if event.output is not original_output:  # an after_tool hook (the output filter) replaced it
+            decision.output, decision.output_changed = event.output, True
         if self.monitor is not None:
             self._observe(lambda m: m.observe_result(event), event)
         record = AuditRecord.from_decision(event, decision)

@@ -352,6 +352,9 @@ class Decision:
     verdict: Verdict
     tool_input: dict[str, Any] | None = None
     auto_approved: bool = False
+    # after_tool only: the output as the agent should get it, when a hook filtered it (else None)
+    output: Any = None
+    output_changed: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -445,6 +448,7 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         "decided_by": decision.decided_by,
         "tool_input": decision.tool_input,
         "auto_approved": decision.auto_approved,
+        **({"output": decision.output} if decision.output_changed else {}),
         "verdict": {
             "action": v.action.value,
             "reason": v.reason,
@@ -491,4 +495,6 @@ def decision_from_dict(d: dict[str, Any]) -> Decision:
         verdict=verdict,
         tool_input=tool_input,
         auto_approved=bool(d.get("auto_approved", False)),
+        output=d.get("output"),
+        output_changed="output" in d,
     )

@@ -258,10 +258,30 @@ def test_output_filter_is_opt_in_on_the_server_engine(tmp_path: Path) -> None:
         hid = enable_output_filter(registry=engine.hooks)
         blocked = d.after_tool(ev())
         assert not blocked.allowed and "Script tag" in blocked.reason
+        # a secret in otherwise safe output reaches the agent masked, over the socket
+        masked = d.after_tool(AfterToolEvent(tool_name="fetch", tool_input={}, output={"body": f"token={VALUE}"}))
+        assert masked.allowed and masked.output_changed and VALUE not in str(masked.output)
         hooks.remove(hid)
         assert d.after_tool(ev()).allowed
         d.client.close()
     assert VALUE not in (tmp_path / "audit.jsonl").read_text()
+
+
+def test_output_filter_masks_what_a_guarded_tool_returns(tmp_path: Path) -> None:
+    import airlock
+    from airlock.redaction import enable_output_filter
+
+    @airlock.guard(name="fetch_page")
+    def fetch_page(url: str) -> str:
+        return f"config: OPENAI_API_KEY={VALUE}"
+
+    hid = enable_output_filter()
+    try:
+        out = fetch_page("https://example.com")
+    finally:
+        airlock.remove_hook(hid)
+    assert VALUE not in out and "OPENAI_API_KEY" in out
+    assert VALUE in fetch_page("https://example.com")  # the filter is opt-in: off again, untouched
 
 
 def test_dev_set_secrets_fed_as_tool_input_over_the_socket(env) -> None:
