@@ -57,6 +57,8 @@ def main() -> None:
     airlock.enable_injection_defense()
     guarded(ARG)  # first scan loads the learned model: not part of the steady state
     rows.append(("@guard + injection defense", per_call_us(guarded, n // 10)[0]))
+    # the default rate limits (300 calls/min per tool) would refuse a benchmark loop: lift them here
+    (Path(tmp) / "policy.toml").write_text('[limits]\nper_agent = "100000000/min"\nper_tool = "100000000/min"\n')
     airlock.enable_policy(Path(tmp) / "policy.toml")
     rows.append(("@guard + injection + policy", per_call_us(guarded, n // 10)[0]))
     airlock.enable_security(audit_path=Path(tmp) / "audit.jsonl", policy_path=Path(tmp) / "policy.toml")
