@@ -186,13 +186,14 @@ def _word_hashes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(starts) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
     ends = np.flatnonzero(edges == -1)
-    # offset of each char inside its word: i - (start of the latest word start <= i)
-    idx = _arange(n)
-    last_start = np.maximum.accumulate(np.where(edges[:n] == 1, idx, 0))
-    off = np.where(is_word, idx - last_start, 0)
-    terms = cp * _powers(int(off.max()) + 1)[off] * is_word
-    h = np.add.reduceat(terms, starts)            # each sum runs to the next word start; gaps add 0
-    h += (ends - starts).astype(np.uint64) * _LEN_K
+    lens = ends - starts
+    # the word characters only, back to back; each word's start and each char's offset in its word
+    cpw = cp[is_word]
+    cstarts = np.cumsum(lens) - lens
+    off = _arange(len(cpw)) - np.repeat(cstarts, lens)
+    terms = cpw * _powers(int(lens.max()))[off]
+    h = np.add.reduceat(terms, cstarts)           # sums mod 2**64: the order of the additions is irrelevant
+    h += lens.astype(np.uint64) * _LEN_K
     return h, starts
 
 

@@ -13,6 +13,11 @@ attempt and the search moves on. Results are real ``re.Match`` objects with
 exactly ``re``'s semantics, and the cost stays linear (each candidate is
 visited once, each anchored attempt is bounded by the pattern).
 
+Before any of that, a *gate* (``re2.Set`` passes over the whole text, see "gates"
+below) tells which prefilters can match the text at all; searches of the others
+return None at once. Clean text then costs a few Set passes instead of one pass
+per pattern.
+
 Without ``google-re2``, for non-ASCII text (where RE2's ASCII ``\\w``/``\\b``
 would not be a superset), for short strings and for patterns RE2 cannot parse,
 the plain ``re`` pattern runs: slower, never different.
@@ -147,7 +152,28 @@ _UNANCHORED = _re2._re2.RE2.Anchor.UNANCHORED if _re2 is not None else None
 
 # a few-entry cache: the same texts (original, plain, folded) are searched by dozens of patterns
 _CACHE_SIZE = 4
-_cache: list[tuple[str, bytes | None, bool]] = []
+#: shorter texts (gaps, windows sliced by the detectors) are not gated and have their own cache:
+#: in the main one they would evict the big texts every detector comes back to
+_CACHE_MIN = 256
+_small: list[tuple[str, bytes | None, bool]] = []
+# (text, bytes, surrogate?, gate results: (generation, variant, group) -> (ids matched, ids gated) or None)
+_cache: list[tuple[str, bytes | None, bool, dict[Any, Any]]] = []
+
+# ----------------------------------------------------------------------------- gates
+# Every accelerated pattern's prefilter also goes into an ``re2.Set`` (patterns in groups of
+# ``_GROUP``: one DFA over all of them would build too many states). One Set pass over a text says
+# which prefilters match it *anywhere*; a prefilter that matches nowhere cannot match in any
+# [pos, end) sub-range either (RE2 keeps the whole text as context), so its search returns None
+# without its own pass. Fail safe: a Set that cannot be built, a pattern it rejects, or a Set whose
+# DFA gave up (out of memory: its ``\z`` sentinel is missing) gates nothing: the pattern runs.
+
+_GROUP = 16
+#: patterns compiled past this many are not gated (they run as before): bounds the registry when
+#: a caller compiles patterns on the fly
+_MAX_GATED = 256
+_registry: list["FastPattern"] = []
+# (generation, {variant(surrogate?): [(set, sentinel, ids added) | None per group]})
+_gates: tuple[int, dict[bool, list[Any]]] = (0, {})
 
 
 class _SurrogateTable(dict):  # type: ignore[type-arg]
@@ -176,21 +202,115 @@ def _as_bytes(s: str) -> tuple[bytes | None, bool]:
     Both keep char offsets equal to byte offsets. None when RE2 must not be used (Python's
     ``\\s`` matches the control chars \\x0b and \\x1c-\\x1f, RE2's does not).
     """
-    for k, b, sur in _cache:
-        if k is s:
-            return b, sur
+    if len(s) < _CACHE_MIN:
+        for k, b, sur in _small:
+            if k is s:
+                return b, sur
+        b, sur = _encode(s)
+        _small[:] = [(s, b, sur)] + _small[: _CACHE_SIZE - 1]
+        return b, sur
+    e = _entry(s)
+    return e[1], e[2]
+
+
+def _encode(s: str) -> tuple[bytes | None, bool]:
     sur = not s.isascii()
     b: bytes | None = s.translate(_SURROGATES).encode("ascii") if sur else s.encode("ascii")
     if any(c in b for c in _ODD_SPACES):  # memchr each: far cheaper than a regex pass
         b = None
-    _cache[:] = [(s, b, sur)] + _cache[: _CACHE_SIZE - 1]  # one slice assignment: safe enough across threads
     return b, sur
+
+
+def _entry(s: str) -> tuple[str, bytes | None, bool, dict[Any, Any]]:
+    for e in _cache:
+        if e[0] is s:
+            return e
+    b, sur = _encode(s)
+    e = (s, b, sur, {})
+    _cache[:] = [e] + _cache[: _CACHE_SIZE - 1]  # one slice assignment: safe enough across threads
+    return e
+
+
+# Ordinary prose: a prefilter that matches it (word runs, sentence breaks ...) would match nearly
+# every text, so gating it saves nothing, and its DFA states would slow the whole Set: left out.
+_COMMON = (b"The team met on Monday, 3 May 2024, at 10:30 - see the notes (v2) below.\n"
+           b"Please review the report; send questions to Anna! Thanks? \"ok\" it's 100% done.  Next\tline.\n")
+
+
+def _common(src: str) -> bool:
+    try:
+        opts = _re2.Options()
+        opts.max_mem = 8 << 20
+        st = _re2.Set.SearchSet(opts)
+        st.Add(src)
+        st.Compile()
+        return bool(getattr(st, "_set", st).Match(_COMMON))
+    except Exception:
+        return True  # unusable in a Set: not gated
+
+
+def _build_gates() -> tuple[int, dict[bool, list[Any]]]:
+    """Compile the Sets for every registered pattern (both variants); a group that fails is None."""
+    pats = list(_registry)
+    out: dict[bool, list[Any]] = {}
+    for sur in (False, True):
+        groups: list[Any] = []
+        for g0 in range(0, len(pats), _GROUP):
+            try:
+                opts = _re2.Options()
+                opts.max_mem = 64 << 20
+                st = _re2.Set.SearchSet(opts)
+                added: set[int] = set()
+                for gid in range(g0, min(len(pats), g0 + _GROUP)):
+                    src = pats[gid]._gate_src[1 if sur else 0]
+                    if src is None or _common(src):
+                        continue
+                    try:
+                        at = st.Add(src)
+                    except Exception:
+                        continue  # ungateable: it always runs
+                    if at != len(added):  # pragma: no cover - indices out of step: give up on the group
+                        raise ValueError("unexpected set index")
+                    added.add(gid)
+                order = sorted(added)
+                sentinel = st.Add(r"\z")
+                st.Compile()
+                groups.append((getattr(st, "_set", st), sentinel, order))
+            except Exception:  # pragma: no cover - RE2 refused the group: its patterns always run
+                groups.append(None)
+        out[sur] = groups
+    return len(pats), out
+
+
+def _gate_passes(gid: int, sur: bool, entry: tuple[Any, ...]) -> bool:
+    """False only when the Set proves pattern ``gid``'s prefilter matches nowhere in the entry's bytes."""
+    global _gates
+    gen, sets = _gates
+    if gid >= gen:  # patterns were compiled since the Sets were built
+        _gates = _build_gates()
+        gen, sets = _gates
+    key = (gen, sur, gid // _GROUP)
+    res = entry[3].get(key, False)
+    if res is False:  # this group has not been run on this text yet
+        res = None
+        grp = sets[sur][gid // _GROUP]
+        if grp is not None:
+            st, sentinel, order = grp
+            idx = st.Match(entry[1])
+            if idx and sentinel in idx:  # the DFA ran to the end: "no match" is trustworthy
+                res = (frozenset(order[i] for i in idx if i != sentinel), frozenset(order))
+        entry[3][key] = res
+    if res is None:
+        return True
+    matched, members = res
+    return gid in matched or gid not in members
 
 
 class FastPattern:
     """A compiled ``re`` pattern whose searches are accelerated by RE2 (see the module docstring)."""
 
-    __slots__ = ("rx", "_pre", "_pre_sur", "exact", "_end_anchor", "pattern", "flags", "groupindex", "groups")
+    __slots__ = ("rx", "_pre", "_pre_sur", "exact", "_end_anchor", "pattern", "flags", "groupindex", "groups",
+                 "_gate_src", "_gid")
 
     def __init__(self, rx: re.Pattern[str]) -> None:
         self.rx = rx
@@ -208,6 +328,14 @@ class FastPattern:
             self._pre_sur = _re2_compile(prefilter_source(rx.pattern, surrogate=True), rx.flags, capture=False)
         # RE2 does not let ``$``/``\\z`` match at an ``endpos`` short of the text's end (re does)
         self._end_anchor = "$" in rx.pattern or "\\Z" in rx.pattern
+        # the same prefilters for the gate Sets, flags inline ("(?i)")
+        pre = "(?i)" if rx.flags & re.IGNORECASE else ""
+        self._gate_src = (pre + src if self._pre is not None else None,
+                          pre + prefilter_source(rx.pattern, surrogate=True) if self._pre_sur is not None else None)
+        self._gid = -1
+        if self._pre is not None and len(_registry) < _MAX_GATED:
+            self._gid = len(_registry)
+            _registry.append(self)
 
     @property
     def accelerated(self) -> bool:
@@ -223,6 +351,13 @@ class FastPattern:
         pre = self._pre_sur if sur else self._pre
         return (pre, b) if pre is not None else (None, None)
 
+    def _gated_out(self, s: str) -> bool:
+        """True when the gate Set proves the prefilter matches nowhere in ``s`` (call after ``_prefilter``)."""
+        if self._gid < 0 or len(s) < _CACHE_MIN:
+            return False
+        e = _entry(s)
+        return not _gate_passes(self._gid, e[2], e)
+
     def search(self, s: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         n = len(s)
         end = n if endpos is None else max(0, min(endpos, n))
@@ -230,6 +365,8 @@ class FastPattern:
         pre, b = self._prefilter(s, pos, end)
         if pre is None:
             return self.rx.search(s, pos, end)
+        if self._gated_out(s):
+            return None
         match, rx, anchor = pre.Match, self.rx, _UNANCHORED
         misses = 0
         while pos <= end:

@@ -120,9 +120,20 @@ class LearnedModel:
         ``evidence=False`` skips locating the evidence span (the cheap path when
         only the score matters); the span is then the whole best window.
         """
+        ws, locate = self._score(text)
+        if not evidence or locate is None:
+            return ws
+        es, ee = locate()
+        return WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee)
+
+    def _score(self, text: str) -> tuple[WindowScore, Any]:
+        """(best window without evidence, a callable giving the evidence span inside that window).
+
+        One feature extraction serves both, so a flagged text is not featurized twice.
+        """
         n = len(text)
         if n == 0:
-            return WindowScore(_sigmoid(self.bias), 0, 0, 0, 0)
+            return WindowScore(_sigmoid(self.bias), 0, 0, 0, 0), None
         fam = extract(text, self.spec)
         w = self.weights
         if n <= self.window:                  # one window: no prefix sums needed
@@ -132,38 +143,37 @@ class LearnedModel:
                 z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.chars) / math.sqrt(nc)
             if nw:
                 z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.words) / math.sqrt(nw)
-            es, ee = _best_span(self._contrib(fam, n), EVIDENCE_CHARS) if evidence else (0, n)
-            return WindowScore(_sigmoid(z), 0, n, es, ee)
-        c_sum = np.zeros(n + 1, dtype=np.float64)
-        c_cnt = np.zeros(n + 1, dtype=np.float64)
-        w_sum = np.zeros(n + 1, dtype=np.float64)
-        w_cnt = np.zeros(n + 1, dtype=np.float64)
+            return WindowScore(_sigmoid(z), 0, n, 0, n), lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS)
+        c_raw = np.zeros(n + 1, dtype=np.float64)
+        w_raw = np.zeros(n + 1, dtype=np.float64)
         for idx, _pos in fam.chars:          # char n-grams of one order start at 0 .. m-1
-            m = len(idx)
-            c_sum[1:m + 1] += w[idx]
-            c_cnt[1:m + 1] += 1.0
+            c_raw[1:len(idx) + 1] += w[idx]
         for idx, pos in fam.words:           # word n-grams: unique starts within one order
-            w_sum[pos + 1] += w[idx]
-            w_cnt[pos + 1] += 1.0
-        contrib = c_sum[1:] + w_sum[1:] if evidence else None   # per-position weight, for the evidence span
-        np.cumsum(c_sum, out=c_sum)
-        np.cumsum(c_cnt, out=c_cnt)
-        np.cumsum(w_sum, out=w_sum)
-        np.cumsum(w_cnt, out=w_cnt)
+            w_raw[pos + 1] += w[idx]
+        c_sum = np.cumsum(c_raw)
+        w_sum = np.cumsum(w_raw)
         win = self.window
         stride = win // 2
         starts = np.arange(0, n - win + 1, stride, dtype=np.int64)
         if starts[-1] != n - win:
             starts = np.append(starts, n - win)
         ends = starts + win
-        nc_w = c_cnt[ends] - c_cnt[starts]
-        nw_w = w_cnt[ends] - w_cnt[starts]
+        # n-gram counts per window, exactly (integers): the prefix count at p of an order with m grams
+        # starting at 0 .. m-1 is min(p, m); of word grams, how many start before p
+        nc_w = np.zeros(len(starts), dtype=np.float64)
+        for idx, _pos in fam.chars:
+            m = len(idx)
+            nc_w += np.minimum(ends, m) - np.minimum(starts, m)
+        nw_w = np.zeros(len(starts), dtype=np.float64)
+        for _idx, pos in fam.words:
+            nw_w += np.searchsorted(pos, ends) - np.searchsorted(pos, starts)
         zs = (self.bias + (c_sum[ends] - c_sum[starts]) / np.sqrt(np.maximum(nc_w, 1.0))
               + (w_sum[ends] - w_sum[starts]) / np.sqrt(np.maximum(nw_w, 1.0)))
         k = int(np.argmax(zs))
         s, e = int(starts[k]), int(ends[k])
-        es, ee = _best_span(contrib[s:e], EVIDENCE_CHARS) if contrib is not None else (0, e - s)
-        return WindowScore(_sigmoid(float(zs[k])), s, e, s + es, s + ee)
+        # per-position weight (the n-grams starting there), for the evidence span
+        return (WindowScore(_sigmoid(float(zs[k])), s, e, s, e),
+                lambda: _best_span((c_raw[1:] + w_raw[1:])[s:e], EVIDENCE_CHARS))
 
     def _contrib(self, fam: Any, n: int) -> np.ndarray:
         """Summed weight of the n-grams starting at each position."""
@@ -261,7 +271,7 @@ class LearnedDetector:
     def scan(self, views: Any) -> list[Finding]:
         model = self.model
         text, spans = feature_text(views)
-        ws = model.score_text(text, evidence=False)
+        ws, locate = model._score(text)
         source = getattr(views, "source", "user")
         threshold = self._threshold if self._threshold is not None else model.threshold_for(source)
         high = self._high if self._high is not None else max(model.high, threshold)
@@ -273,7 +283,9 @@ class LearnedDetector:
             severity = Severity.INFO
         else:
             return []
-        ws = model.score_text(text)  # flagged (rare): score again, locating the evidence this time
+        if locate is not None:  # flagged (rare): locate the evidence from the same features
+            es, ee = locate()
+            ws = WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee)
         start, end, decoded_from = _original_span(views, ws.evidence_start, ws.evidence_end, spans)
         # evidence is what the user wrote (when the span maps back to it), not the folded view
         original = views.text[start:end] if not decoded_from and 0 <= start < end <= len(views.text) else ""
