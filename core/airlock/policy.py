@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _dirs
+from ._atomic import write_private
 from .events import Action, BeforeToolEvent, RiskLevel
 
 __all__ = [
@@ -543,14 +544,7 @@ class PolicyStore:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_private(path, data)
 
 
 def _template() -> str:

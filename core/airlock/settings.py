@@ -14,13 +14,13 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from . import _dirs
+from ._atomic import write_private
 
 __all__ = ["Settings", "Notifications", "LoadResult", "settings_path", "load_settings", "save_settings",
            "NO_ANSWER_CHOICES", "WHEN_CLOSED_CHOICES", "TIMEOUT_MIN", "TIMEOUT_MAX", "headless_unit_status",
@@ -213,28 +213,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = ("# Airlock settings (edited by the Settings window; hand edits are fine)\n"
             + tomli_w.dumps(settings.to_toml_dict())).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=p.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dfd = os.open(p.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    write_private(p, body)
     return p
 
 

@@ -146,7 +146,7 @@ _CRASHER = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
 from airlock.keystore import open_store
-import airlock.keystore._atomic as atomic
+import airlock._atomic as atomic
 real_replace = os.replace
 def crash(*a, **k):
     os._exit(9)   # die between writing the temp file and renaming it

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ..approval import Approver, DenyAllApprover
 from ..events import (Action, AgentIdentity, ApprovalRequest, AuditRecord, BeforeToolEvent, Outcome, RiskLevel,
                       Scope, Verdict, utc_iso)
-from ._atomic import write_private
+from .._atomic import write_private
 from ._errors import KeyNotFound, KeyStoreError
 from ._store import KeyStore, check_name, keys_dir
 

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ._atomic import write_private
+from .._atomic import write_private
 from ._errors import BackendUnavailable, CorruptStore, KeyStoreError, WrongPassword
 
 MAGIC = b"AIRLOCK-KEYSTORE 1\n"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._atomic import write_private
+from .._atomic import write_private
 from ._errors import CorruptStore
 
 STALE_DAYS = 90

@@ -7,13 +7,18 @@ created 0600 (no window where it is readable by others).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+__all__ = ["write_private"]
 
 
 def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, mode 0600 (keys, policy, settings, baselines)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    # mkstemp: O_EXCL, mode 0600, a unique name, so concurrent writers never share a temp file
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
