@@ -165,8 +165,12 @@ def test_audit_window_follows_rotation(qtbot, tmp_path):
         _write(log, "bot", f"r{i}", Outcome.ALLOWED)
     assert (tmp_path / "audit.jsonl.3").exists()
     on_disk = [r["seq"] for r in iter_records(log.path)]
-    qtbot.waitUntil(lambda: w.model.fresh and w.model.rowCount() == len(on_disk)
-                    and w.model.data(w.model.index_of(0, 2)) == "r24", timeout=5000)
+    try:
+        qtbot.waitUntil(lambda: w.model.fresh and w.model.rowCount() == len(on_disk)
+                        and w.model.data(w.model.index_of(0, 2)) == "r24", timeout=20000)
+    except Exception:  # say what the window showed, not just that it timed out
+        rows = [w.model.row_at(r) for r in range(w.model.rowCount())]
+        raise AssertionError(f"fresh={w.model.fresh} rows={[r and r.get('seq') for r in rows]} disk={on_disk}")
     assert [w.model.row_at(r)["seq"] for r in range(w.model.rowCount())] == on_disk[::-1]
     w.close()
 
