@@ -1,7 +1,8 @@
 """``airlock tray``: start the desktop app (tray icon, approval popups, audit and rules windows).
 
-PySide6 is imported only inside the command, so ``import airlock`` and every other command
-work on machines without Qt; here its absence is a clear error, not a traceback.
+The core's ``airlock`` command finds this through the ``airlock.cli`` entry point, so the core
+never names the desktop package. PySide6 is imported only inside the command: every other
+command works on machines without Qt, and here its absence is a clear error, not a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
-        from airlock_desktop import app
+
+        from . import app
     except ImportError as exc:
         print(f"airlock tray: the desktop app is not available ({exc}).\n"
               "Install it with: pip install 'PySide6-Essentials==6.11.3' and the airlock_desktop package "

@@ -43,3 +43,16 @@ def test_import_airlock_is_cheap() -> None:
                           env={"PYTHONPATH": str(CORE), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_tray_command_comes_from_the_desktop_package_not_the_core(capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from airlock import cli
+
+    assert "_cli_tray" not in cli._AREAS  # the core never names the desktop package
+    assert cli._no_desktop(argparse.Namespace()) == 4
+    assert "desktop app is not installed" in capsys.readouterr().err
+    parser = cli.build_parser()
+    args = parser.parse_args(["tray", "--window"])  # the desktop package's own options are there
+    assert args.window is True
