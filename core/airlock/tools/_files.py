@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ from .. import paths as _paths
 from .._runtime import runtime
 from ..engine import ToolBlocked
 from ..events import RiskLevel
+from .._atomic import write_atomic
 from .._guard import guard
 from ._diff import DiffError, apply_edit
 
@@ -95,21 +95,11 @@ def _atomic_write(path: str, data: bytes) -> None:
     target = os.path.expanduser(path)
     parent = os.path.dirname(os.path.abspath(target)) or "."
     os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".airlock-", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        try:
-            os.chmod(tmp, os.stat(target, follow_symlinks=False).st_mode & 0o777)
-        except FileNotFoundError:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    try:  # a replaced file keeps its mode; a new one gets the usual 0644
+        mode = os.stat(target, follow_symlinks=False).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644
+    write_atomic(Path(target), data, mode=mode)
 
 
 @guard(name="write_file", risk=RiskLevel.HIGH)

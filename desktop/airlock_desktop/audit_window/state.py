@@ -104,13 +104,8 @@ class AuditFollower(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-        if self._observer is not None:
-            try:
-                self._observer.stop()
-                self._observer.join(2)
-            except Exception:
-                pass
-            self._observer = None
+        _stop_observer(self._observer)
+        self._observer = None
 
 
 def watch_dir(path: Path, callback: Callable[[], None]) -> Any:
@@ -200,13 +195,19 @@ class IndexUpdater(QObject):
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._observer is not None:
-            try:
-                self._observer.stop()
-                self._observer.join(2)
-            except Exception:
-                pass
-            self._observer = None
+        _stop_observer(self._observer)
+        self._observer = None
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+
+def _stop_observer(observer: Any) -> None:
+    """Stop a watchdog observer; a failure while shutting down must not stop the window closing."""
+    if observer is None:
+        return
+    try:
+        observer.stop()
+        observer.join(2)
+    except Exception:
+        pass
