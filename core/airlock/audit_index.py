@@ -278,9 +278,16 @@ class AuditIndex:
             if fd >= 0:
                 os.close(fd)
 
+    def _rank(self, path: Path) -> int:
+        """0 for the live file, N for ``audit.jsonl.N``: rotation only ever raises a file's rank."""
+        suffix = path.name[len(self.log_path.name):]
+        return int(suffix[1:]) if suffix[1:].isdigit() else 0
+
     def _open_same(self, path: Path, ino: int) -> Any:
         """A read handle on the file with inode ``ino`` that was listed as ``path``, following a
-        rename by rotation; None when it no longer exists."""
+        rename by rotation; None when it no longer exists. Only a move to a higher rank counts:
+        a deleted backup's inode is often reused at once by the new live file, and following it
+        there would read the newest records as if they were the oldest."""
         for _ in range(3):
             try:
                 fh = open(path, "rb")
@@ -290,7 +297,8 @@ class AuditIndex:
                 if os.fstat(fh.fileno()).st_ino == ino:
                     return fh
                 fh.close()
-            moved = next((f for f, st in self._files() if st.st_ino == ino), None)
+            rank = self._rank(path)
+            moved = next((f for f, st in self._files() if st.st_ino == ino and self._rank(f) > rank), None)
             if moved is None:
                 return None
             path = moved

@@ -91,6 +91,48 @@ def test_rotation_is_followed_and_deleted_backups_are_pruned(tmp_path):
     idx.close()
 
 
+def test_a_reused_inode_in_the_live_file_is_not_taken_for_a_rotated_backup(tmp_path):
+    """A deleted backup's inode is often reused at once by the new live file. Following it there
+    read the newest records as the oldest and pruned everything in between (seen in CI)."""
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=4096, backups=2)
+    idx = AuditIndex(log.path, tmp_path / "idx.sqlite3")
+    for i in range(30):
+        _write(log, tool=f"a{i}")
+    live_ino = os.stat(log.path).st_ino
+    oldest = tmp_path / "audit.jsonl.2"
+    assert oldest.exists() and os.stat(oldest).st_ino != live_ino
+    assert idx._open_same(oldest, live_ino) is None  # only the live file has it: not a rename
+    with idx._open_same(log.path, live_ino) as fh:
+        assert os.fstat(fh.fileno()).st_ino == live_ino
+    idx.close()
+
+
+def test_catch_up_during_fast_rotation_never_loses_or_prunes_live_records(tmp_path):
+    """A writer rotating every few records on one thread, catch-ups on another: at the end the
+    index holds exactly the records on disk."""
+    from airlock.audit import iter_records
+
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=2048, backups=3)
+    idx = AuditIndex(log.path, tmp_path / "idx.sqlite3")
+    done = threading.Event()
+
+    def writer() -> None:
+        for i in range(400):
+            _write(log, tool=f"w{i}")
+        done.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    while not done.is_set():
+        idx.catch_up()
+    t.join(30)
+    idx.catch_up()
+    present = sorted(r["seq"] for r in iter_records(log.path))
+    assert present[-1] == 399 and present[0] > 0
+    assert _seqs(idx) == present
+    idx.close()
+
+
 def test_truncation_and_rewrite_trigger_a_rebuild(env):
     log, idx = env
     for i in range(6):
