@@ -60,7 +60,7 @@ case "${1:-}" in
     fi
     ;;
   test)
-    setup "desktop,test"
+    setup "desktop,test,train"   # train: the training script is tested too
     SHARED="$ROOT/../shared"
     started_desktop=0
     if [ -x "$SHARED/desktop-env.sh" ] || [ -f "$SHARED/desktop-env.sh" ]; then

@@ -176,7 +176,11 @@ def _char_grams(cp: np.ndarray, spec: FeatureSpec) -> list[tuple[np.ndarray, np.
 
 
 def _word_hashes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, start) of every maximal run of word characters."""
+    """(hash, start) of every maximal run of word characters.
+
+    A word's hash is sum c[j] * P**(j - start) over its characters. From the prefix sums
+    S[i] = sum_{j<i} c[j] * P**j it is (S[end] - S[start]) * P**-start: P is odd, so it has an
+    inverse mod 2**64, and every word costs a few gathers instead of a Python-level split."""
     n = len(cp)
     is_word = _WORD_TABLE[np.minimum(cp, _U128)]
     flags = np.zeros(n + 2, dtype=np.int8)
@@ -186,14 +190,11 @@ def _word_hashes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(starts) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
     ends = np.flatnonzero(edges == -1)
-    lens = ends - starts
-    # the word characters only, back to back; each word's start and each char's offset in its word
-    cpw = cp[is_word]
-    cstarts = np.cumsum(lens) - lens
-    off = _arange(len(cpw)) - np.repeat(cstarts, lens)
-    terms = cpw * _powers(int(lens.max()))[off]
-    h = np.add.reduceat(terms, cstarts)           # sums mod 2**64: the order of the additions is irrelevant
-    h += lens.astype(np.uint64) * _LEN_K
+    pw, inv = _powers(n + 1), _inv_powers(n + 1)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(cp * pw[:n], out=prefix[1:])        # sums mod 2**64
+    h = (prefix[ends] - prefix[starts]) * inv[starts]
+    h += (ends - starts).astype(np.uint64) * _LEN_K
     return h, starts
 
 
@@ -212,7 +213,7 @@ _POW_CACHE: list[np.ndarray] = [np.array([int(p) for p in _PK], dtype=np.uint64)
 
 
 def _powers(n: int) -> np.ndarray:
-    """P**0 .. P**(n-1) mod 2**64 (cached; words are short, so n stays small)."""
+    """P**0 .. P**(n-1) mod 2**64 (cached, grown by doubling: the word hashes need one per character)."""
     cur = _POW_CACHE[0]
     if len(cur) >= n:
         return cur
@@ -221,6 +222,22 @@ def _powers(n: int) -> np.ndarray:
     arr[0] = 1
     arr = np.cumprod(arr, dtype=np.uint64)
     _POW_CACHE[0] = arr
+    return arr
+
+
+_P_INV = np.uint64(pow(_P_INT, -1, 1 << 64))
+_INV_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
+
+
+def _inv_powers(n: int) -> np.ndarray:
+    """P**-0 .. P**-(n-1) mod 2**64 (cached, grown by doubling)."""
+    cur = _INV_CACHE[0]
+    if len(cur) >= n:
+        return cur
+    arr = np.full(max(n, 2 * len(cur), 4096), _P_INV, dtype=np.uint64)
+    arr[0] = 1
+    arr = np.cumprod(arr, dtype=np.uint64)
+    _INV_CACHE[0] = arr
     return arr
 
 

@@ -53,6 +53,8 @@ class WindowScore:
     end: int
     evidence_start: int
     evidence_end: int
+    #: words in the whole text (capped at the window's count for long texts): how much evidence there is
+    words: int = 1 << 30
 
 
 @dataclass
@@ -67,6 +69,9 @@ class LearnedModel:
     window: int = 256
     source_thresholds: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: a text of fewer words is flagged only from the ``high`` score: a handful of n-grams is weak
+    #: evidence, and short harmless requests ("Tell me a joke") share words with goal-hijack payloads
+    min_words: int = 12
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
@@ -80,6 +85,7 @@ class LearnedModel:
         """Write a compressed .npz (weights as float16: the model stays well under 3 MB)."""
         meta = dict(self.meta)
         meta["source_thresholds"] = self.source_thresholds
+        meta["min_words"] = self.min_words
         with open(path, "wb") as fh:
             np.savez_compressed(
                 fh,
@@ -96,10 +102,11 @@ class LearnedModel:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
             src = {str(k): float(v) for k, v in (meta.pop("source_thresholds", {}) or {}).items()}
+            min_words = int(meta.pop("min_words", 0))  # models saved before the rule: off
             th = z["thresholds"]
             return cls(weights=z["weights"].astype(np.float32), bias=float(z["bias"][0]),
                        spec=FeatureSpec.from_array(z["spec"]), threshold=float(th[0]), high=float(th[1]),
-                       window=int(z["window"][0]), source_thresholds=src, meta=meta)
+                       window=int(z["window"][0]), source_thresholds=src, meta=meta, min_words=min_words)
 
     # -- scoring
     def logit_of(self, text: str) -> float:
@@ -124,7 +131,7 @@ class LearnedModel:
         if not evidence or locate is None:
             return ws
         es, ee = locate()
-        return WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee)
+        return WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words)
 
     def _score(self, text: str) -> tuple[WindowScore, Any]:
         """(best window without evidence, a callable giving the evidence span inside that window).
@@ -143,13 +150,16 @@ class LearnedModel:
                 z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.chars) / math.sqrt(nc)
             if nw:
                 z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.words) / math.sqrt(nw)
-            return WindowScore(_sigmoid(z), 0, n, 0, n), lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS)
+            words = max(len(i) for i, _ in fam.words) if fam.words else (0 if self.spec.word_ngrams else 1 << 30)
+            return (WindowScore(_sigmoid(z), 0, n, 0, n, words),
+                    lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS))
         c_raw = np.zeros(n + 1, dtype=np.float64)
         w_raw = np.zeros(n + 1, dtype=np.float64)
+        c_at, w_at = c_raw[1:], w_raw[1:]    # views: position p's weight goes to index p + 1
         for idx, _pos in fam.chars:          # char n-grams of one order start at 0 .. m-1
-            c_raw[1:len(idx) + 1] += w[idx]
+            c_at[:len(idx)] += w[idx]
         for idx, pos in fam.words:           # word n-grams: unique starts within one order
-            w_raw[pos + 1] += w[idx]
+            w_at[pos] += w[idx]
         c_sum = np.cumsum(c_raw)
         w_sum = np.cumsum(w_raw)
         win = self.window
@@ -158,15 +168,20 @@ class LearnedModel:
         if starts[-1] != n - win:
             starts = np.append(starts, n - win)
         ends = starts + win
-        # n-gram counts per window, exactly (integers): the prefix count at p of an order with m grams
-        # starting at 0 .. m-1 is min(p, m); of word grams, how many start before p
-        nc_w = np.zeros(len(starts), dtype=np.float64)
-        for idx, _pos in fam.chars:
-            m = len(idx)
-            nc_w += np.minimum(ends, m) - np.minimum(starts, m)
+        # n-gram counts per window, exactly (integers). An order with m grams starts them at 0 .. m-1,
+        # and every window starts before m (n - win < m, as win > any order): min(end, m) - start.
+        ms = np.array([len(idx) for idx, _ in fam.chars], dtype=np.int64)
+        nc_w = (np.minimum(ends[None, :], ms[:, None]).sum(axis=0) - len(ms) * starts).astype(np.float64)
+        # word grams of order k start at the first m_k word starts: how many start before p is
+        # min(#unigram starts before p, m_k)
         nw_w = np.zeros(len(starts), dtype=np.float64)
-        for _idx, pos in fam.words:
-            nw_w += np.searchsorted(pos, ends) - np.searchsorted(pos, starts)
+        if fam.words:
+            first = max((pos for _, pos in fam.words), key=len)   # the others are prefixes of it
+            both = np.searchsorted(first, np.concatenate((ends, starts)))
+            for idx, _pos in fam.words:
+                m = len(idx)
+                cut = np.minimum(both, m)
+                nw_w += cut[:len(ends)] - cut[len(ends):]
         zs = (self.bias + (c_sum[ends] - c_sum[starts]) / np.sqrt(np.maximum(nc_w, 1.0))
               + (w_sum[ends] - w_sum[starts]) / np.sqrt(np.maximum(nw_w, 1.0)))
         k = int(np.argmax(zs))
@@ -185,8 +200,13 @@ class LearnedModel:
             out[pos] += w[idx]
         return out
 
-    def threshold_for(self, source: str) -> float:
-        return self.source_thresholds.get(source, self.threshold)
+    def threshold_for(self, source: str, words: int = 1 << 30) -> float:
+        """The score that flags a text of ``words`` words from ``source``."""
+        th = self.source_thresholds.get(source, self.threshold)
+        return max(th, self.high) if words < self.min_words else th
+
+    def flags(self, ws: WindowScore, source: str = "user") -> bool:
+        return ws.score >= self.threshold_for(source, ws.words)
 
 
 def _sigmoid(z: float) -> float:
@@ -273,9 +293,13 @@ class LearnedDetector:
         text, spans = feature_text(views)
         ws, locate = model._score(text)
         source = getattr(views, "source", "user")
-        threshold = self._threshold if self._threshold is not None else model.threshold_for(source)
-        high = self._high if self._high is not None else max(model.high, threshold)
-        if ws.score >= high:
+        base = self._threshold if self._threshold is not None else model.threshold_for(source)
+        high = self._high if self._high is not None else max(model.high, base)
+        short = ws.words < model.min_words
+        threshold = max(base, high) if short else base
+        if short and ws.score >= threshold:
+            severity = Severity.MODERATE  # a short text reaches at most MODERATE: little evidence
+        elif ws.score >= high:
             severity = Severity.DANGEROUS
         elif ws.score >= threshold:
             severity = Severity.MODERATE
@@ -285,7 +309,7 @@ class LearnedDetector:
             return []
         if locate is not None:  # flagged (rare): locate the evidence from the same features
             es, ee = locate()
-            ws = WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee)
+            ws = WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words)
         start, end, decoded_from = _original_span(views, ws.evidence_start, ws.evidence_end, spans)
         # evidence is what the user wrote (when the span maps back to it), not the folded view
         original = views.text[start:end] if not decoded_from and 0 <= start < end <= len(views.text) else ""

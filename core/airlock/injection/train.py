@@ -17,6 +17,14 @@ scores higher), which is the point: deployment text comes from other sources.
 Then the final model is fit on all the data; the held-out thresholds for several
 FPRs are kept in the model's metadata. Retraining on your own labelled data: pass more ``--train`` files
 (JSON lines with ``text`` and ``label``, optional ``source``).
+
+With ``--select FILE`` the thresholds are chosen on those rows instead, for the *whole pipeline*:
+the lowest learned threshold at which "the other detectors flag it, or the model does" stays at
+``--fpr`` on the selection rows' benign texts (the model adds recall on top of the rules, so it
+gets the false-positive budget the rules leave). ``--select-mode heldout`` trains on ``--train``
+only and scores the selection rows (the numbers to report); ``--select-mode cv`` also trains on
+the selection rows and takes the thresholds from K-fold out-of-fold scores of those rows (the
+model to ship: it has seen more sources).
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ from ._features import FeatureSpec, feature_text, vectorize
 from .learned import LearnedModel
 from .normalize import normalize
 
-__all__ = ["load_rows", "featurize", "fit", "train", "threshold_at_fpr", "evaluate", "main"]
+__all__ = ["load_rows", "featurize", "fit", "train", "threshold_at_fpr", "pipeline_threshold", "rules_flags",
+           "evaluate", "main"]
 
 DEFAULT_SEED = 20261123
 
@@ -129,9 +138,10 @@ def oof_scores(rows: Sequence[dict[str, Any]], ftexts: Sequence[str], X: Any, y:
 def evaluate(model: LearnedModel, ftexts: Sequence[str], y: np.ndarray, threshold: float | None = None
              ) -> dict[str, float]:
     """Precision, recall, FPR, F1 of the window scorer at ``threshold`` (default: the model's)."""
-    th = model.threshold if threshold is None else threshold
-    s = np.array([model.score_text(t, evidence=False).score for t in ftexts])
-    return metrics(s >= th, y)
+    ws = [model.score_text(t, evidence=False) for t in ftexts]
+    if threshold is None:  # as the detector decides: short texts need the high score
+        return metrics(np.array([model.flags(w) for w in ws]), y)
+    return metrics(np.array([w.score >= threshold for w in ws]), y)
 
 
 def metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -169,10 +179,95 @@ def source_thresholds(rows: Sequence[dict[str, Any]], oof: np.ndarray, y: np.nda
     return out
 
 
+def rules_flags(texts: Sequence[str]) -> np.ndarray:
+    """Which texts the scanner's other detectors flag (level >= MEDIUM) without the learned model."""
+    from ..threat import ThreatLevel
+    from .scanner import Scanner
+
+    others = Scanner(detectors=[d for d in Scanner().detectors if d.name != "learned"])
+    return np.array([others.scan(t).level >= ThreatLevel.MEDIUM for t in texts], dtype=bool)
+
+
+def pipeline_threshold(scores: np.ndarray, words: np.ndarray, rules: np.ndarray, y: np.ndarray, *,
+                       fpr: float, high: float, min_words: int) -> float:
+    """The lowest learned threshold at which (rules OR model) keeps the FPR on these rows <= ``fpr``.
+
+    Short texts need ``max(threshold, high)``, as at run time. The search lowers the threshold past
+    one negative's score at a time, highest first, until the budget is spent."""
+    neg = y == 0
+    n_neg = int(neg.sum())
+    if n_neg == 0:
+        return 0.5
+    short = words < min_words
+    best = float(np.nextafter(max(float(scores[neg].max()), high), np.inf))
+    for cand in np.unique(scores[neg])[::-1]:
+        th = float(np.nextafter(cand, -np.inf))     # flag this negative too?
+        learned = np.where(short, scores >= max(th, high), scores >= th)
+        if np.sum((rules | learned) & neg) > fpr * n_neg:
+            break
+        best = th
+    return best
+
+
+def _select(rows: Sequence[dict[str, Any]], X: Any, y: np.ndarray, select: Sequence[dict[str, Any]], *,
+            spec: FeatureSpec, C: float, window: int, fpr: float, high_fpr: float, folds: int, seed: int,
+            mode: str, say: Any) -> tuple[LearnedModel, dict[str, Any]]:
+    """Thresholds chosen on the selection rows for the whole pipeline (see the module docstring)."""
+    from scipy.sparse import vstack
+    from sklearn.model_selection import StratifiedKFold
+
+    sy = np.array([int(r["label"]) for r in select])
+    stexts = texts_of(select)
+    SX = featurize(stexts, spec)
+    scores = np.zeros(len(select))
+    words = np.zeros(len(select), dtype=np.int64)
+
+    def score_into(m: LearnedModel, idx: Any) -> None:
+        for i in idx:
+            ws = m.score_text(stexts[i], evidence=False)
+            scores[i], words[i] = ws.score, ws.words
+
+    if mode == "heldout":
+        w, b = fit(X, y, C=C, seed=seed)
+        score_into(LearnedModel(weights=w, bias=b, spec=spec, window=window), range(len(select)))
+    elif mode == "cv":
+        for k, (tr, te) in enumerate(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(SX, sy)):
+            wk, bk = fit(vstack([X, SX[tr]]).tocsr(), np.concatenate([y, sy[tr]]), C=C, seed=seed)
+            score_into(LearnedModel(weights=wk, bias=bk, spec=spec, window=window), te)
+            say(f"selection fold {k + 1}/{folds} scored")
+        w, b = fit(vstack([X, SX]).tocsr(), np.concatenate([y, sy]), C=C, seed=seed)
+    else:
+        raise ValueError(f"unknown selection mode {mode!r}")
+    rules = rules_flags([str(r["text"]) for r in select])
+    probe = LearnedModel(weights=w, bias=b, spec=spec, window=window)
+    high = threshold_at_fpr(scores[sy == 0], high_fpr)
+    th = pipeline_threshold(scores, words, rules, sy, fpr=fpr, high=high, min_words=probe.min_words)
+    high = max(high, th)
+    learned = np.where(words < probe.min_words, scores >= max(th, high), scores >= th)
+    info = {"mode": mode, "rows": len(select), "rules": metrics(rules, sy),
+            "learned": metrics(learned, sy), "pipeline": metrics(rules | learned, sy)}
+    for k in ("rules", "learned", "pipeline"):
+        info[k] = {m: round(v, 4) for m, v in info[k].items()}
+        say(f"selection rows, {k}: recall {info[k]['recall']:.3f} fpr {info[k]['fpr']:.4f}")
+    say(f"threshold {th:.4f}, high {high:.4f}")
+    return LearnedModel(weights=w, bias=b, spec=spec, threshold=th, high=high, window=window), info
+
+
 def train(rows: Sequence[dict[str, Any]], *, spec: FeatureSpec, C: float, window: int, fpr: float,
-          high_fpr: float, folds: int, seed: int, log: Any = None) -> LearnedModel:
-    """Choose thresholds on out-of-fold scores, then fit on everything."""
+          high_fpr: float, folds: int, seed: int, log: Any = None,
+          select: Sequence[dict[str, Any]] | None = None, select_mode: str = "heldout") -> LearnedModel:
+    """Choose thresholds on out-of-fold scores (or on ``select`` rows), then fit on everything."""
     say = log or (lambda *_: None)
+    if select:
+        y = np.array([int(r["label"]) for r in rows])
+        X = featurize(texts_of(rows), spec)
+        model, info = _select(rows, X, y, select, spec=spec, C=C, window=window, fpr=fpr, high_fpr=high_fpr,
+                              folds=folds, seed=seed, mode=select_mode, say=say)
+        model.meta = {"trained_rows": len(rows) + (len(select) if select_mode == "cv" else 0),
+                      "positives": int(y.sum()), "C": C, "seed": seed, "fpr_target": fpr,
+                      "high_fpr_target": high_fpr, "folds": folds, "selection": info,
+                      "spec": [spec.bits, list(spec.char_ngrams), list(spec.word_ngrams)]}
+        return model
     t0 = time.perf_counter()
     y = np.array([int(r["label"]) for r in rows])
     ftexts = texts_of(rows)
@@ -207,9 +302,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--bits", type=int, default=18)
     ap.add_argument("--char-ngrams", default="3,4,5")
     ap.add_argument("--word-ngrams", default="1,2")
-    ap.add_argument("--C", type=float, default=1.0)
+    ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--window", type=int, default=256)
-    ap.add_argument("--fpr", type=float, default=0.02, help="held-out FPR for the MODERATE threshold")
+    ap.add_argument("--select", action="append", default=[],
+                    help="JSON-lines file whose rows choose the thresholds for the whole pipeline (repeatable)")
+    ap.add_argument("--select-mode", choices=("heldout", "cv"), default="heldout",
+                    help="heldout: do not train on the selection rows; cv: train on them too, thresholds "
+                         "from out-of-fold scores")
+    ap.add_argument("--fpr", type=float, default=0.0175,
+                    help="FPR for the MODERATE threshold (held-out; of the whole pipeline with --select)")
     ap.add_argument("--high-fpr", type=float, default=0.005, help="held-out FPR for the DANGEROUS threshold")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -221,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.limit:
         rows = rows[: a.limit]
     model = train(rows, spec=spec, C=a.C, window=a.window, fpr=a.fpr, high_fpr=a.high_fpr, folds=a.folds,
-                  seed=a.seed, log=lambda m: print(m, file=sys.stderr))
+                  seed=a.seed, log=lambda m: print(m, file=sys.stderr),
+                  select=load_rows(a.select) if a.select else None, select_mode=a.select_mode)
     for d in a.dev:
         drows = load_rows([d])
         dy = np.array([int(r["label"]) for r in drows])
