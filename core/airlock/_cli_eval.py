@@ -44,8 +44,13 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, DatasetError, UnicodeDecodeError) as exc:
         print(f"airlock eval: {args.file}: {exc}", file=sys.stderr)
         return 2
+    seen = _model_trained_on(args.file)
+    if seen:
+        print(f"airlock eval: note: the learned model was trained on {seen}; these numbers are not held out "
+              "(train with --select-mode heldout and point AIRLOCK_INJECTION_MODEL at it)", file=sys.stderr)
     if args.json:
         d = rep.to_dict()
+        d["model_trained_on_this_file"] = bool(seen)
         if args.show_errors:
             d["false_positives"] = [{"category": c, "text": t} for c, t in rep.false_positives]
             d["false_negatives"] = [{"category": c, "text": t} for c, t in rep.false_negatives]
@@ -66,3 +71,17 @@ def _run(args: argparse.Namespace) -> int:
             for cat, text in rows:
                 print(f"  [{cat}] {' '.join(text.split())[:160]}")
     return 0
+
+
+def _model_trained_on(path: str) -> str:
+    """The file's name when the learned model's metadata says it was trained on it, else ''."""
+    from pathlib import Path
+
+    try:
+        from .injection.learned import default_model
+
+        seen = default_model().meta.get("trained_on") or []
+    except Exception:  # no model, or an unreadable one: nothing to warn about here
+        return ""
+    name = Path(path).name
+    return name if name in seen else ""

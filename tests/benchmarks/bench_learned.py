@@ -103,6 +103,11 @@ def quality() -> None:
         level.append(rules.scan(r["text"]).level)
     m = det.model
     print(f"dev.jsonl: {len(rows)} rows, {sum(y)} injections; threshold {m.threshold:.4f}, high {m.high:.4f}")
+    if DEV.name in (m.meta.get("trained_on") or []):
+        print("NOTE: this model was trained on dev.jsonl, so these numbers are not held out. For held-out numbers:\n"
+              "  python -m airlock.injection.train --train .../train.jsonl --select .../dev.jsonl "
+              "--select-mode heldout --out /tmp/heldout.npz\n  AIRLOCK_INJECTION_MODEL=/tmp/heldout.npz "
+              "python tests/benchmarks/bench_learned.py --quality")
     configs = {
         "learned alone": learned_hit,
         "rules >= MEDIUM": [lv >= ThreatLevel.MEDIUM for lv in level],

@@ -330,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         res = evaluate(model, texts_of(drows), dy)
         model.meta.setdefault("dev", {})[Path(d).name] = {k: round(v, 4) for k, v in res.items()}
         print(f"{d}: " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()))
+    # which files the weights have seen: `airlock eval` warns when it is asked to score one of them
+    model.meta["trained_on"] = [Path(f).name for f in a.train] + (
+        [Path(f).name for f in a.select] if a.select_mode == "cv" else [])
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(a.out)
     print(f"wrote {a.out} ({Path(a.out).stat().st_size} bytes)", file=sys.stderr)
