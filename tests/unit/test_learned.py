@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -209,15 +210,45 @@ def _long_benign(n_chars: int) -> str:
     return " ".join(parts)
 
 
-def test_injection_in_the_middle_of_a_long_document_is_found() -> None:
+@pytest.mark.parametrize("source", ["user", "document", "tool_output"])
+def test_injection_in_the_middle_of_a_long_document_is_found(source: str) -> None:
     doc = _long_benign(20_000)
     assert _score(doc) < default_model().threshold
     mid = len(doc) // 2
     needle = " " + INJECTIONS[0] + " "
     text = doc[:mid] + needle + doc[mid:]
-    (f,) = LearnedDetector().scan(normalize(text))
+    (f,) = LearnedDetector().scan(normalize(text, source=source))
     # the evidence window overlaps the planted instruction
     assert f.start < mid + len(needle) and f.end > mid, (f.start, f.end, mid)
+
+
+def test_the_best_of_many_windows_needs_a_higher_score_in_documents_and_tool_output() -> None:
+    """Every text scores exactly 0.5 here; threshold 0.4. A long tool output is scored in many windows,
+    so its threshold rises by 0.5 logit per e-fold of windows; a user prompt keeps the plain threshold."""
+    spec = FeatureSpec(bits=8, char_ngrams=(3,), word_ngrams=(1,))
+    m = LearnedModel(weights=np.zeros(spec.dim), bias=0.0, spec=spec, threshold=0.4, high=0.45, window=256,
+                     window_penalty={"tool_output": 0.5})
+    text = _long_benign(5_000)
+    ws = m.score_text(feature_text(normalize(text))[0])
+    assert ws.windows > 20 and ws.score == pytest.approx(0.5)
+    want = 1 / (1 + math.exp(-(math.log(0.4 / 0.6) + 0.5 * math.log(ws.windows))))
+    assert m.threshold_for("tool_output", windows=ws.windows) == pytest.approx(want) and want > 0.5
+    assert m.threshold_for("user", windows=ws.windows) == 0.4 and m.threshold_for("tool_output", windows=1) == 0.4
+    assert LearnedDetector(m).scan(normalize(text, source="tool_output")) == []
+    (f,) = LearnedDetector(m).scan(normalize(text, source="user"))
+    assert f.severity is Severity.DANGEROUS and f"of {ws.windows})" in f.detail
+    (f,) = LearnedDetector(m).scan(normalize(text[:200] + " and then some more words here", source="tool_output"))
+    assert f.severity is Severity.DANGEROUS  # one window: nothing to correct for
+    m2 = LearnedModel.load(_saved(m))
+    assert m2.window_penalty == {"tool_output": 0.5}
+
+
+def _saved(m: LearnedModel) -> Path:
+    import tempfile
+
+    p = Path(tempfile.mkdtemp()) / "m.npz"
+    m.save(p)
+    return p
 
 
 def test_long_input_is_linear_and_bounded() -> None:

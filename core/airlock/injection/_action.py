@@ -232,7 +232,7 @@ class Exfiltration:
 
 
 # ----------------------------------------------------------------------------- tool redirection
-_TOOLY = (r"(?:call|invoke|run|execute|trigger|use|fire|hit|query|ping)\s(?:the\s)?[`'\"]?[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
+_TOOLY = (r"(?:call|invoke|run|execute|trigger|use|fire|hit|query|ping)\s(?:the\s)?[`'\"]?(?P<tool>[a-z][a-z0-9]*(?:_[a-z0-9]+)+)"
           r"[`'\"]?(?:\s?\(|\s(?:tool|function|api|endpoint|command|action)\b|\s(?:with|on|to|for|using|passing|and)\b)")
 _WHEN_YOU = (r"\b(?:when|if|whenever|once|after|before|as soon as|while) (?:you|an? (?:ai|llm|assistant|agent|model|"
              r"bot)|the (?:ai|llm|assistant|agent|model|bot)) (?:\w+ ){0,3}?(?:read|reads|see|sees|process|processes|"
@@ -255,16 +255,33 @@ _TOOL_RE = _rx.compile(
 )
 
 
+#: words in a tool's name that make calling it consequential (data leaves, things change or run)
+_SENSITIVE_TOOL_WORDS = frozenset(
+    "send email mail sms message post forward upload share publish export transfer pay payment wire wallet "
+    "purchase buy withdraw delete remove rm drop wipe erase destroy kill shutdown exec execute run shell cmd "
+    "command eval sudo install download fetch curl wget http request webhook write overwrite save create "
+    "update modify grant invite credential credentials password passwords secret secrets token tokens key keys "
+    "login auth".split())
+
+
 class ToolRedirection:
     """Text that tries to make the agent call tools: "when you read this, call send_email",
     "call delete_file on ...", download-and-execute code (``curl ... | sh``, ``exec(urlopen(...))``).
+
+    "Use ``set_payload()`` to ..." is everyday documentation: naming a tool is dangerous only when the
+    tool does something consequential (its name says send, delete, run, pay ...) or the text addresses
+    the agent reading it ("when you read this, call ..."). Other tool mentions are moderate: recorded.
     """
 
     name = "tool_redirection"
 
     def scan(self, views: Views) -> list[Finding]:
+        mild: Finding | None = None
         for seg in views.segments():
-            m = _TOOL_RE.search(seg.folded)
-            if m:
-                return [finding(views, seg, self.name, m.start(), m.end(), D, "tool call planted in text")]
-        return []
+            for m in _TOOL_RE.finditer(seg.folded):
+                tool = m.group("tool")
+                if tool is None or not _SENSITIVE_TOOL_WORDS.isdisjoint(tool.split("_")):
+                    return [finding(views, seg, self.name, m.start(), m.end(), D, "tool call planted in text")]
+                if mild is None:
+                    mild = finding(views, seg, self.name, m.start(), m.end(), M, "a tool named in the text")
+        return [mild] if mild is not None else []

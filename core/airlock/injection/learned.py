@@ -55,6 +55,8 @@ class WindowScore:
     evidence_end: int
     #: words in the whole text (capped at the window's count for long texts): how much evidence there is
     words: int = 1 << 30
+    #: how many windows were scored: the best of many windows is more often high by chance
+    windows: int = 1
 
 
 @dataclass
@@ -72,6 +74,10 @@ class LearnedModel:
     #: a text of fewer words is flagged only from the ``high`` score: a handful of n-grams is weak
     #: evidence, and short harmless requests ("Tell me a joke") share words with goal-hijack payloads
     min_words: int = 12
+    #: per source, logits added to the thresholds per e-fold of scored windows. The best of W windows
+    #: of a long benign file is high by chance far more often than one short text: reading a 40 kB
+    #: source file must not look like an attack. User prompts are short and keep the plain threshold.
+    window_penalty: dict[str, float] = field(default_factory=lambda: {"tool_output": 0.5, "document": 0.5})
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
@@ -86,6 +92,7 @@ class LearnedModel:
         meta = dict(self.meta)
         meta["source_thresholds"] = self.source_thresholds
         meta["min_words"] = self.min_words
+        meta["window_penalty"] = self.window_penalty
         with open(path, "wb") as fh:
             np.savez_compressed(
                 fh,
@@ -103,10 +110,12 @@ class LearnedModel:
             meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
             src = {str(k): float(v) for k, v in (meta.pop("source_thresholds", {}) or {}).items()}
             min_words = int(meta.pop("min_words", 0))  # models saved before the rule: off
+            penalty = {str(k): float(v) for k, v in (meta.pop("window_penalty", None) or {}).items()}
             th = z["thresholds"]
             return cls(weights=z["weights"].astype(np.float32), bias=float(z["bias"][0]),
                        spec=FeatureSpec.from_array(z["spec"]), threshold=float(th[0]), high=float(th[1]),
-                       window=int(z["window"][0]), source_thresholds=src, meta=meta, min_words=min_words)
+                       window=int(z["window"][0]), source_thresholds=src, meta=meta, min_words=min_words,
+                       window_penalty=penalty)
 
     # -- scoring
     def logit_of(self, text: str) -> float:
@@ -131,7 +140,7 @@ class LearnedModel:
         if not evidence or locate is None:
             return ws
         es, ee = locate()
-        return WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words)
+        return WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words, ws.windows)
 
     def _score(self, text: str) -> tuple[WindowScore, Any]:
         """(best window without evidence, a callable giving the evidence span inside that window).
@@ -187,7 +196,7 @@ class LearnedModel:
         k = int(np.argmax(zs))
         s, e = int(starts[k]), int(ends[k])
         # per-position weight (the n-grams starting there), for the evidence span
-        return (WindowScore(_sigmoid(float(zs[k])), s, e, s, e),
+        return (WindowScore(_sigmoid(float(zs[k])), s, e, s, e, windows=len(starts)),
                 lambda: _best_span((c_raw[1:] + w_raw[1:])[s:e], EVIDENCE_CHARS))
 
     def _contrib(self, fam: Any, n: int) -> np.ndarray:
@@ -200,13 +209,22 @@ class LearnedModel:
             out[pos] += w[idx]
         return out
 
-    def threshold_for(self, source: str, words: int = 1 << 30) -> float:
-        """The score that flags a text of ``words`` words from ``source``."""
+    def threshold_for(self, source: str, words: int = 1 << 30, windows: int = 1) -> float:
+        """The score that flags a text of ``words`` words, scored in ``windows`` windows, from ``source``."""
         th = self.source_thresholds.get(source, self.threshold)
-        return max(th, self.high) if words < self.min_words else th
+        if words < self.min_words:
+            th = max(th, self.high)
+        return self.penalized(th, source, windows)
+
+    def penalized(self, th: float, source: str, windows: int) -> float:
+        """``th`` raised for the number of windows the best one was chosen from (see ``window_penalty``)."""
+        beta = self.window_penalty.get(source, 0.0)
+        if beta <= 0 or windows <= 1 or not 0.0 < th < 1.0:
+            return th
+        return _sigmoid(math.log(th / (1.0 - th)) + beta * math.log(windows))
 
     def flags(self, ws: WindowScore, source: str = "user") -> bool:
-        return ws.score >= self.threshold_for(source, ws.words)
+        return ws.score >= self.threshold_for(source, ws.words, ws.windows)
 
 
 def _sigmoid(z: float) -> float:
@@ -293,10 +311,11 @@ class LearnedDetector:
         text, spans = feature_text(views)
         ws, locate = model._score(text)
         source = getattr(views, "source", "user")
-        base = self._threshold if self._threshold is not None else model.threshold_for(source)
+        base = self._threshold if self._threshold is not None else model.source_thresholds.get(source, model.threshold)
         high = self._high if self._high is not None else max(model.high, base)
         short = ws.words < model.min_words
-        threshold = max(base, high) if short else base
+        threshold = model.penalized(max(base, high) if short else base, source, ws.windows)
+        high = model.penalized(high, source, ws.windows)
         if short and ws.score >= threshold:
             severity = Severity.MODERATE  # a short text reaches at most MODERATE: little evidence
         elif ws.score >= high:
@@ -309,14 +328,15 @@ class LearnedDetector:
             return []
         if locate is not None:  # flagged (rare): locate the evidence from the same features
             es, ee = locate()
-            ws = WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words)
+            ws = WindowScore(ws.score, ws.start, ws.end, ws.start + es, ws.start + ee, ws.words, ws.windows)
         start, end, decoded_from = _original_span(views, ws.evidence_start, ws.evidence_end, spans)
         # evidence is what the user wrote (when the span maps back to it), not the folded view
         original = views.text[start:end] if not decoded_from and 0 <= start < end <= len(views.text) else ""
         evidence = " ".join((original or text[ws.evidence_start:ws.evidence_end]).split())
         if len(evidence) > EVIDENCE_CHARS:
             evidence = evidence[: EVIDENCE_CHARS - 3] + "..."
-        detail = f"score {ws.score:.3f} (threshold {threshold:.3f}, window {ws.start}-{ws.end})"
+        of = f" of {ws.windows}" if ws.windows > 1 else ""
+        detail = f"score {ws.score:.3f} (threshold {threshold:.3f}, window {ws.start}-{ws.end}{of})"
         return [Finding(check=self.name, start=start, end=end, evidence=evidence, severity=severity,
                         score=ws.score, decoded_from=decoded_from, detail=detail)]
 
