@@ -126,14 +126,16 @@ def feature_text(views: Any, max_decoded: int = MAX_DECODED_CHARS) -> tuple[str,
 
 
 def _mix(x: np.ndarray, bits: int) -> np.ndarray:
-    """splitmix64 finalizer, then the top ``bits`` bits as the bucket (array ops wrap silently)."""
-    x = x ^ (x >> _S30)
+    """splitmix64 finalizer, then the top ``bits`` bits as the bucket (array ops wrap silently).
+
+    Works in place: callers pass a fresh array. The result is < 2**bits, so viewing it as int64 is exact."""
+    x ^= x >> _S30
     x *= _MIX1
     x ^= x >> _S27
     x *= _MIX2
     x ^= x >> _S31
     x >>= np.uint64(64 - bits)
-    return x.astype(np.int64)
+    return x.view(np.int64)
 
 
 def _codepoints(text: str) -> np.ndarray:
