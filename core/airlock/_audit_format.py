@@ -74,10 +74,10 @@ def _default_memo() -> dict[str, str] | None:
 _audit_cache: Callable[[], dict[str, str]] | None = None
 
 
-def _all_clean(texts: list[str]) -> bool:
-    from .redaction import all_clean
+def _redact_many(texts: list[str]) -> list[str]:
+    from .redaction import redact_many
 
-    return all_clean(texts)
+    return redact_many(texts)
 
 
 _redactor: Callable[[str], str] = _engine_then_interim
@@ -297,19 +297,23 @@ class _Sanitizer:
         return out
 
     def resolve(self) -> None:
-        """Redact the deferred strings: nothing to do when one scan of them all finds no candidate
-        (``redaction.all_clean``), else each goes through the redactor as usual."""
+        """Redact the deferred strings: one prefilter scan of them all decides for all of them
+        (``redaction.redact_many``); should that fail, each goes through the redactor as usual."""
         pending, self._pending = self._pending, None
         if not pending:
             return
         try:
-            if _all_clean([t for _c, _k, t in pending]):
-                return
+            done: list[str] | None = _redact_many([t for _c, _k, t in pending])
         except Exception:  # noqa: BLE001 - no shortcut: redact each one
-            pass
+            done = None
         redact = self.redact
-        for container, key, raw in pending:
-            r = redact(raw) if redact is not None else raw
+        for i, (container, key, raw) in enumerate(pending):
+            if done is not None:
+                r = done[i]
+            else:
+                r = redact(raw) if redact is not None else raw
+            if r is raw:
+                continue
             if container.get(key) is raw:  # (a later equal key may have replaced it: leave that)
                 container[key] = r
                 self.size += 6 * (len(r) - len(raw))

@@ -138,7 +138,9 @@ def _load(line: bytes | bytearray | memoryview) -> dict[str, Any]:
         raise ProtocolError("parse_error", f"extra data after the JSON value at char {end}")
     if not isinstance(obj, dict):
         raise ProtocolError("parse_error", f"a frame must be a JSON object, not {type(obj).__name__}")
-    if not _depth_ok(obj):
+    # a value nested d deep needs d opening brackets in the text (brackets inside strings only add
+    # to the count), so a frame with at most MAX_DEPTH of them needs no walk
+    if text.count("{") + text.count("[") > MAX_DEPTH and not _depth_ok(obj):
         raise ProtocolError("too_deep", f"JSON nested deeper than {MAX_DEPTH}", _safe_id(obj.get("id")))
     return obj
 
@@ -217,8 +219,7 @@ def parse_response(line: bytes | bytearray | memoryview) -> Response:
 def encode(obj: dict[str, Any]) -> bytes:
     """One frame. Non-JSON values become strings; lone surrogates are escaped, never crash."""
     try:
-        data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-                          default=_default).encode("utf-8")
+        data = _ENCODER.encode(obj).encode("utf-8")
     except (UnicodeEncodeError, ValueError, RecursionError):
         data = json.dumps(_plain(obj, 0), ensure_ascii=True, separators=(",", ":"), allow_nan=False,
                           default=_default).encode("ascii")
@@ -247,6 +248,10 @@ def _default(o: Any) -> Any:
     if isinstance(o, (bytes, bytearray)):
         return bytes(o).decode("utf-8", "replace")
     return repr(o)[:1000]
+
+
+# ``json.dumps`` with these options would build this encoder anew for every frame
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_default)
 
 
 def request(id: str | int, method: str, params: dict[str, Any] | None = None) -> bytes:

@@ -25,7 +25,7 @@ from ._known import KNOWN, KnownValues
 from ._vendors import VENDOR_RULES
 
 __all__ = ["SecretFinding", "find_secrets", "redact", "enable_redaction", "disable_redaction", "KNOWN",
-           "KnownValues", "mask", "redact_layered", "MAX_SCAN", "filter_output", "validate_output_safety", "filter_value", "output_hook",
+           "KnownValues", "mask", "redact_layered", "redact_many", "MAX_SCAN", "filter_output", "validate_output_safety", "filter_value", "output_hook",
            "enable_output_filter"]
 
 MAX_SCAN = 8 * 1024 * 1024  # beyond this, scan in windows (see find_secrets)
@@ -205,27 +205,54 @@ def all_clean(texts: list[str]) -> bool:
     ONE prefilter scan of them joined: each text stands verbatim in the joined one and a gate is a
     plain search, so a gate that matches a text matches the join (a match across a joint is a
     false alarm: the caller then redacts each text). Clean texts of cacheable size are cached."""
-    global _cache_version
+    version = KNOWN.version
     joined = "\n".join(texts)
+    if not _join_ungated(joined) or _strict.has_candidate(joined):
+        return False  # (line starts count as starts, so no text's candidate hides in the join)
+    _cache_clean(texts, version)
+    return True
+
+
+def _join_ungated(joined: str) -> bool:
+    """No stored key and no gate of either layer fires on ``joined`` (so on none of its parts)."""
     if len(joined) > MAX_SCAN:
         return False
-    version = KNOWN.version
     if len(KNOWN) and next(KNOWN.find(joined), None) is not None:
         return False
-    if fired_gates(joined) != set():
-        return False
-    if _strict.has_candidate(joined):  # line starts count as starts, so no text's candidate hides in the join
-        return False
-    if KNOWN.version == version:
-        if _cache_version != version:
-            _CACHE.clear()
-            _cache_version = version
-        for t in texts:
-            if len(t) <= _CACHE_MAX_LEN:
-                if len(_CACHE) >= _CACHE_MAX_ITEMS:
-                    _CACHE.clear()
-                _CACHE[t] = t
-    return True
+    return fired_gates(joined) == set()
+
+
+def _cache_clean(texts: list[str], version: int) -> None:
+    """Remember ``texts`` as their own redaction, unless the key store changed since ``version``."""
+    global _cache_version
+    if KNOWN.version != version:
+        return
+    if _cache_version != version:
+        _CACHE.clear()
+        _cache_version = version
+    for t in texts:
+        if len(t) <= _CACHE_MAX_LEN:
+            if len(_CACHE) >= _CACHE_MAX_ITEMS:
+                _CACHE.clear()
+            _CACHE[t] = t
+
+
+def redact_many(texts: list[str]) -> list[str]:
+    """``[redact_layered(t) for t in texts]``, with ONE prefilter scan of them joined deciding
+    for all (see ``all_clean`` for why a clean join proves every text clean of both layers).
+    When no gate and no stored key fires, only the audit-only opaque-value pass is left, and it
+    runs just on the texts that have a candidate of their own: one plain-hex id among them no
+    longer sends every text through the whole redactor."""
+    version = KNOWN.version
+    joined = "\n".join(texts)
+    if not _join_ungated(joined):
+        return [redact_layered(t) for t in texts]
+    if not _strict.has_candidate(joined):
+        _cache_clean(texts, version)
+        return list(texts)
+    # no detector of either layer fires, so ``_layered(t) is t`` and ``redact_layered(t)`` is
+    # exactly its last step: the opaque-value pass when ``t`` has a candidate
+    return [_strict.mask_opaque_values(t) if len(t) >= 16 and _strict.has_candidate(t) else t for t in texts]
 
 
 def audit_cache() -> dict[str, str]:

@@ -46,12 +46,33 @@ def _distinctive(i: int) -> bool:
     return all(len(a) >= 4 for a in VENDOR_RULES[i].anchors)
 
 
+# A rule that opens with a positive look-behind on one character class: ``lit(?<=[cls]lit)rest``
+# or ``(?<=[cls])rest``. ``gate_of`` drops look-arounds, which leaves a bare two-letter prefix
+# ('su', '00') that fires on ordinary words ("supported"); the class is a necessary condition
+# on the character before, so it stays in the gate, and so does the exact length of a short tail.
+_BEHIND_LIT = re.compile(r"^(?P<lit>[A-Za-z0-9]+)\(\?<=(?P<cls>\[[^\]\[]+\])(?P=lit)\)(?P<rest>.+)$")
+_BEHIND_START = re.compile(r"^\(\?<=(?P<cls>\[[^\]\[]+\])\)(?P<rest>.+)$")
+
+
+def _behind_gate(pattern: str) -> str | None:
+    m = _BEHIND_LIT.match(pattern) or _BEHIND_START.match(pattern)
+    if m is None:
+        return None
+    rest = safe_gate(m.group("rest"))
+    if rest is None:
+        return None
+    return m.group("cls") + (m.groupdict().get("lit") or "") + rest
+
+
 def _vendor_gate(i: int) -> str | None:
     """Distinctive prefixes as literals (a trie-sized DFA, cheap to build); short or common ones
     ('.', '00', 'sk-', 'AKIA'...) as the rule's own regex, relaxed (``gate_of``)."""
     r = VENDOR_RULES[i]
     if _distinctive(i):
         return "|".join(re.escape(a) for a in r.anchors)
+    behind = _behind_gate(r.pattern.pattern)
+    if behind is not None:
+        return behind
     return safe_gate(r.pattern, 3)  # a short tail after the anchor is tight enough; long ones cost DFA states
 
 
