@@ -42,6 +42,8 @@ MODEL_RESOURCE = "models/injection.npz"
 EVIDENCE_CHARS = 120
 #: the environment variable that points the detector at a retrained model file
 MODEL_ENV = "AIRLOCK_INJECTION_MODEL"
+#: up to this many windows the best one is found in plain Python (cheaper than a dozen numpy calls)
+_FEW_WINDOWS = 64
 
 
 @dataclass
@@ -162,33 +164,36 @@ class LearnedModel:
             words = max(len(i) for i, _ in fam.words) if fam.words else (0 if self.spec.word_ngrams else 1 << 30)
             return (WindowScore(_sigmoid(z), 0, n, 0, n, words),
                     lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS))
-        c_raw = np.zeros(n + 1, dtype=np.float64)
-        w_raw = np.zeros(n + 1, dtype=np.float64)
-        c_at, w_at = c_raw[1:], w_raw[1:]    # views: position p's weight goes to index p + 1
+        raw = np.zeros((2, n + 1), dtype=np.float64)   # row 0: char n-grams, row 1: word n-grams
+        c_at, w_at = raw[0, 1:], raw[1, 1:]    # views: position p's weight goes to index p + 1
         for idx, _pos in fam.chars:          # char n-grams of one order start at 0 .. m-1
             c_at[:len(idx)] += w[idx]
         for idx, pos in fam.words:           # word n-grams: unique starts within one order
             w_at[pos] += w[idx]
-        c_sum = np.cumsum(c_raw)
-        w_sum = np.cumsum(w_raw)
+        c_sum, w_sum = np.add.accumulate(raw, axis=1)
         win = self.window
-        stride = win // 2
-        starts = np.arange(0, n - win + 1, stride, dtype=np.int64)
-        if starts[-1] != n - win:
-            starts = np.append(starts, n - win)
-        ends = starts + win
+        starts_l = list(range(0, n - win + 1, win // 2))
+        if starts_l[-1] != n - win:
+            starts_l.append(n - win)
         # n-gram counts per window, exactly (integers). An order with m grams starts them at 0 .. m-1,
         # and every window starts before m (n - win < m, as win > any order): min(end, m) - start.
-        ms = np.array([len(idx) for idx, _ in fam.chars], dtype=np.int64)
-        nc_w = (np.minimum(ends[None, :], ms[:, None]).sum(axis=0) - len(ms) * starts).astype(np.float64)
-        # word grams of order k start at the first m_k word starts: how many start before p is
-        # min(#unigram starts before p, m_k)
+        # Word grams of order k start at the first m_k word starts: how many start before p is
+        # min(#unigram starts before p, m_k).
+        ms = [len(idx) for idx, _ in fam.chars]
+        mw = [len(idx) for idx, _ in fam.words]
+        first = max((pos for _, pos in fam.words), key=len) if fam.words else None  # the others: prefixes
+        if len(starts_l) <= _FEW_WINDOWS:
+            s, e, z = self._few_windows(starts_l, c_sum, w_sum, ms, mw, first)
+            return (WindowScore(_sigmoid(z), s, e, s, e, windows=len(starts_l)),
+                    lambda: _best_span((raw[0, 1:] + raw[1, 1:])[s:e], EVIDENCE_CHARS))
+        starts = np.array(starts_l, dtype=np.int64)
+        ends = starts + win
+        ms_a = np.array(ms, dtype=np.int64)
+        nc_w = (np.minimum(ends[None, :], ms_a[:, None]).sum(axis=0) - len(ms) * starts).astype(np.float64)
         nw_w = np.zeros(len(starts), dtype=np.float64)
-        if fam.words:
-            first = max((pos for _, pos in fam.words), key=len)   # the others are prefixes of it
+        if first is not None:
             both = np.searchsorted(first, np.concatenate((ends, starts)))
-            for idx, _pos in fam.words:
-                m = len(idx)
+            for m in mw:
                 cut = np.minimum(both, m)
                 nw_w += cut[:len(ends)] - cut[len(ends):]
         zs = (self.bias + (c_sum[ends] - c_sum[starts]) / np.sqrt(np.maximum(nc_w, 1.0))
@@ -197,7 +202,29 @@ class LearnedModel:
         s, e = int(starts[k]), int(ends[k])
         # per-position weight (the n-grams starting there), for the evidence span
         return (WindowScore(_sigmoid(float(zs[k])), s, e, s, e, windows=len(starts)),
-                lambda: _best_span((c_raw[1:] + w_raw[1:])[s:e], EVIDENCE_CHARS))
+                lambda: _best_span((raw[0, 1:] + raw[1, 1:])[s:e], EVIDENCE_CHARS))
+
+    def _few_windows(self, starts: list[int], c_sum: np.ndarray, w_sum: np.ndarray, ms: list[int],
+                     mw: list[int], first: np.ndarray | None) -> tuple[int, int, float]:
+        """The best window of a few, in Python floats: a numpy call costs more than the arithmetic here.
+        Same operations in the same order as the array path, so the same bits."""
+        win = self.window
+        pts = np.array(starts + [s + win for s in starts], dtype=np.int64)
+        cv = c_sum[pts].tolist()
+        wv = w_sum[pts].tolist()
+        cnt = np.searchsorted(first, pts).tolist() if first is not None else [0] * len(pts)
+        k = len(starts)
+        best = (-math.inf, 0)
+        for i, s in enumerate(starts):
+            e = s + win
+            nc = sum(min(e, m) for m in ms) - len(ms) * s
+            nw = sum(min(cnt[k + i], m) - min(cnt[i], m) for m in mw)
+            z = (self.bias + (cv[k + i] - cv[i]) / math.sqrt(max(float(nc), 1.0))
+                 + (wv[k + i] - wv[i]) / math.sqrt(max(float(nw), 1.0)))
+            if z > best[0]:
+                best = (z, i)
+        s = starts[best[1]]
+        return s, s + win, best[0]
 
     def _contrib(self, fam: Any, n: int) -> np.ndarray:
         """Summed weight of the n-grams starting at each position."""
