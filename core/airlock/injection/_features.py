@@ -155,13 +155,13 @@ def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int) -> list[
     return out
 
 
-def _char_grams(cp: np.ndarray, spec: FeatureSpec) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Hash of every char n-gram: sum c[i+j] * P**j (mod 2**64), built one order at a time."""
+def _char_accs(cp: np.ndarray, spec: FeatureSpec) -> tuple[list[np.ndarray], list[np.uint64]]:
+    """Unmixed hash of every char n-gram, sum c[i+j] * P**j (mod 2**64), per order, with its salt."""
     n = len(cp)
-    if not spec.char_ngrams or n == 0:
-        return []
     accs: list[np.ndarray] = []
     salts: list[np.uint64] = []
+    if not spec.char_ngrams or n == 0:
+        return accs, salts
     acc = cp
     for k in range(max(spec.char_ngrams)):
         m = n - k                 # grams of length k+1 start at 0 .. m-1
@@ -172,9 +172,7 @@ def _char_grams(cp: np.ndarray, spec: FeatureSpec) -> list[tuple[np.ndarray, np.
         if k + 1 in spec.char_ngrams:
             accs.append(acc)
             salts.append(_CHAR_SALT[k])
-    if not accs:
-        return []
-    return [(h, _arange(len(h))) for h in _mix_all(accs, salts, spec.bits)]
+    return accs, salts
 
 
 def _word_hashes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,13 +241,14 @@ def _inv_powers(n: int) -> np.ndarray:
     return arr
 
 
-def _word_grams(cp: np.ndarray, spec: FeatureSpec) -> list[tuple[np.ndarray, np.ndarray]]:
-    if not spec.word_ngrams or len(cp) == 0:
-        return []
-    h, starts = _word_hashes(cp)
-    m = len(h)
+def _word_accs(cp: np.ndarray, spec: FeatureSpec) -> tuple[list[np.ndarray], list[np.uint64], np.ndarray]:
+    """Unmixed hash of every word n-gram per order, with its salt, and the word starts."""
     accs: list[np.ndarray] = []
     salts: list[np.uint64] = []
+    if not spec.word_ngrams or len(cp) == 0:
+        return accs, salts, np.zeros(0, np.int64)
+    h, starts = _word_hashes(cp)
+    m = len(h)
     acc = h
     for k in range(max(spec.word_ngrams)):
         cnt = m - k
@@ -260,15 +259,19 @@ def _word_grams(cp: np.ndarray, spec: FeatureSpec) -> list[tuple[np.ndarray, np.
         if k + 1 in spec.word_ngrams:
             accs.append(acc)
             salts.append(_WORD_SALT[k])
-    if not accs:
-        return []
-    return [(g, starts[:len(g)]) for g in _mix_all(accs, salts, spec.bits)]
+    return accs, salts, starts
 
 
 def extract(text: str, spec: FeatureSpec) -> Families:
-    """Every hashed n-gram of ``text`` with its start position."""
+    """Every hashed n-gram of ``text`` with its start position (all orders mixed in one pass)."""
     cp = _codepoints(text)
-    return Families(_char_grams(cp, spec), _word_grams(cp, spec))
+    c_accs, c_salts = _char_accs(cp, spec)
+    w_accs, w_salts, starts = _word_accs(cp, spec)
+    if not c_accs and not w_accs:
+        return Families([], [])
+    mixed = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits)
+    return Families([(h, _arange(len(h))) for h in mixed[:len(c_accs)]],
+                    [(g, starts[:len(g)]) for g in mixed[len(c_accs):]])
 
 
 def vectorize(text: str, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
