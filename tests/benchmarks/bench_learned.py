@@ -61,7 +61,7 @@ def _time(fn: Callable[[], object], reps: int) -> tuple[float, float]:
 def latency() -> None:
     det = LearnedDetector()
     det.model  # load once, outside the timings
-    rules = Scanner(detectors=default_detectors())
+    rules = Scanner(detectors=[d for d in default_detectors() if d.name != "learned"])  # the rules alone
     rx = re.compile(r"ignore\s+(?:all\s+)?previous\s+instructions", re.I)
     print(f"{'size':>8} | {'regex baseline':>16} | {'learned scan':>20} | {'normalize+learned':>20} | "
           f"{'rule scanner':>14} | learned/regex")
@@ -94,7 +94,7 @@ def quality() -> None:
     rows = [json.loads(line) for line in DEV.open(encoding="utf-8")]
     y = [int(r["label"]) for r in rows]
     det = LearnedDetector()
-    rules = Scanner(detectors=default_detectors())
+    rules = Scanner(detectors=[d for d in default_detectors() if d.name != "learned"])  # the rules alone
     learned_hit: list[bool] = []
     level: list[ThreatLevel] = []
     for r in rows:
