@@ -93,6 +93,9 @@ class Families:
 
     chars: list[tuple[np.ndarray, np.ndarray]]
     words: list[tuple[np.ndarray, np.ndarray]]
+    #: when short enough to be mixed in one array: every bucket back to back (char orders, then word
+    #: orders), so a scorer can gather all weights with one call; the lists above are views into it
+    flat: np.ndarray | None = None
 
     @property
     def n_chars(self) -> int:
@@ -142,17 +145,20 @@ def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
 
 
-def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int) -> list[np.ndarray]:
-    """Salt and mix several hash arrays in one pass (fewer numpy calls for short texts)."""
+def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int
+             ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Salt and mix several hash arrays, in one pass when they are short (fewer numpy calls).
+
+    Returns the mixed arrays and, for the one-pass case, the array they are views of."""
     if len(accs) == 1 or len(accs[0]) > 1024:  # big arrays: stay cache-sized, one order at a time
-        return [_mix(a + s, bits) for a, s in zip(accs, salts)]
+        return [_mix(a + s, bits) for a, s in zip(accs, salts)], None
     mixed = _mix(np.concatenate([a + s for a, s in zip(accs, salts)]), bits)
     out: list[np.ndarray] = []
     at = 0
     for a in accs:
         out.append(mixed[at:at + len(a)])
         at += len(a)
-    return out
+    return out, mixed
 
 
 def _char_accs(cp: np.ndarray, spec: FeatureSpec) -> tuple[list[np.ndarray], list[np.uint64]]:
@@ -185,11 +191,10 @@ def _word_hashes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is_word = _WORD_TABLE[np.minimum(cp, _U128)]
     flags = np.zeros(n + 2, dtype=np.int8)
     flags[1:n + 1] = is_word
-    edges = flags[1:] - flags[:-1]                # +1 at a word start, -1 just past its end
-    starts = np.flatnonzero(edges == 1)
-    if len(starts) == 0:
+    edges = np.flatnonzero(flags[1:] != flags[:-1])  # word starts and ends (just past), alternating
+    if len(edges) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    ends = np.flatnonzero(edges == -1)
+    starts, ends = edges[0::2], edges[1::2]
     pw, inv = _powers(n + 1), _inv_powers(n + 1)
     prefix = np.zeros(n + 1, dtype=np.uint64)
     np.cumsum(cp * pw[:n], out=prefix[1:])        # sums mod 2**64
@@ -269,9 +274,9 @@ def extract(text: str, spec: FeatureSpec) -> Families:
     w_accs, w_salts, starts = _word_accs(cp, spec)
     if not c_accs and not w_accs:
         return Families([], [])
-    mixed = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits)
+    mixed, flat = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits)
     return Families([(h, _arange(len(h))) for h in mixed[:len(c_accs)]],
-                    [(g, starts[:len(g)]) for g in mixed[len(c_accs):]])
+                    [(g, starts[:len(g)]) for g in mixed[len(c_accs):]], flat)
 
 
 def vectorize(text: str, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -166,10 +166,20 @@ class LearnedModel:
                     lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS))
         raw = np.zeros((2, n + 1), dtype=np.float64)   # row 0: char n-grams, row 1: word n-grams
         c_at, w_at = raw[0, 1:], raw[1, 1:]    # views: position p's weight goes to index p + 1
-        for idx, _pos in fam.chars:          # char n-grams of one order start at 0 .. m-1
-            c_at[:len(idx)] += w[idx]
-        for idx, pos in fam.words:           # word n-grams: unique starts within one order
-            w_at[pos] += w[idx]
+        if fam.flat is not None:             # one gather for every n-gram, then the same adds
+            wv = w[fam.flat]
+            at = 0
+            for idx, _pos in fam.chars:
+                c_at[:len(idx)] += wv[at:at + len(idx)]
+                at += len(idx)
+            for idx, pos in fam.words:
+                w_at[pos] += wv[at:at + len(idx)]
+                at += len(idx)
+        else:
+            for idx, _pos in fam.chars:      # char n-grams of one order start at 0 .. m-1
+                c_at[:len(idx)] += w[idx]
+            for idx, pos in fam.words:       # word n-grams: unique starts within one order
+                w_at[pos] += w[idx]
         c_sum, w_sum = np.add.accumulate(raw, axis=1)
         win = self.window
         starts_l = list(range(0, n - win + 1, win // 2))
