@@ -227,20 +227,24 @@ def test_the_best_of_many_windows_needs_a_higher_score_in_documents_and_tool_out
     so its threshold rises by 0.5 logit per e-fold of windows; a user prompt keeps the plain threshold."""
     spec = FeatureSpec(bits=8, char_ngrams=(3,), word_ngrams=(1,))
     m = LearnedModel(weights=np.zeros(spec.dim), bias=0.0, spec=spec, threshold=0.4, high=0.45, window=256,
-                     window_penalty={"tool_output": 0.5})
+                     window_penalty={"tool_output": (0.5, 1), "user": (0.5, 8)})
     text = _long_benign(5_000)
     ws = m.score_text(feature_text(normalize(text))[0])
     assert ws.windows > 20 and ws.score == pytest.approx(0.5)
     want = 1 / (1 + math.exp(-(math.log(0.4 / 0.6) + 0.5 * math.log(ws.windows))))
     assert m.threshold_for("tool_output", windows=ws.windows) == pytest.approx(want) and want > 0.5
-    assert m.threshold_for("user", windows=ws.windows) == 0.4 and m.threshold_for("tool_output", windows=1) == 0.4
+    assert m.threshold_for("tool_output", windows=1) == 0.4
+    # a prompt has 8 windows free: up to ~1 kB it is scored as typed, a long paste like a document
+    assert m.threshold_for("user", windows=8) == 0.4 and m.threshold_for("document", windows=500) == 0.4
+    user_want = 1 / (1 + math.exp(-(math.log(0.4 / 0.6) + 0.5 * math.log(ws.windows / 8))))
+    assert m.threshold_for("user", windows=ws.windows) == pytest.approx(user_want) and user_want < want
     assert LearnedDetector(m).scan(normalize(text, source="tool_output")) == []
-    (f,) = LearnedDetector(m).scan(normalize(text, source="user"))
-    assert f.severity is Severity.DANGEROUS and f"of {ws.windows})" in f.detail
+    (f,) = LearnedDetector(m).scan(normalize(text[:1000], source="user"))
+    assert f.severity is Severity.DANGEROUS and "of 7)" in f.detail
     (f,) = LearnedDetector(m).scan(normalize(text[:200] + " and then some more words here", source="tool_output"))
     assert f.severity is Severity.DANGEROUS  # one window: nothing to correct for
     m2 = LearnedModel.load(_saved(m))
-    assert m2.window_penalty == {"tool_output": 0.5}
+    assert m2.window_penalty == {"tool_output": (0.5, 1), "user": (0.5, 8)}
 
 
 def _saved(m: LearnedModel) -> Path:

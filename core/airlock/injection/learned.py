@@ -76,10 +76,12 @@ class LearnedModel:
     #: a text of fewer words is flagged only from the ``high`` score: a handful of n-grams is weak
     #: evidence, and short harmless requests ("Tell me a joke") share words with goal-hijack payloads
     min_words: int = 12
-    #: per source, logits added to the thresholds per e-fold of scored windows. The best of W windows
-    #: of a long benign file is high by chance far more often than one short text: reading a 40 kB
-    #: source file must not look like an attack. User prompts are short and keep the plain threshold.
-    window_penalty: dict[str, float] = field(default_factory=lambda: {"tool_output": 0.5, "document": 0.5})
+    #: per source, ``(beta, free)``: beta logits are added to the thresholds per e-fold of scored windows
+    #: beyond ``free``. The best of W windows of a long benign file is high by chance far more often than
+    #: one short text: reading a 40 kB source file must not look like an attack. A prompt gets 8 windows
+    #: (~1 kB) free: what the user types is scored as it is; a long paste is treated like a document.
+    window_penalty: dict[str, tuple[float, int]] = field(default_factory=lambda: {
+        "tool_output": (0.5, 1), "document": (0.5, 1), "user": (0.5, 8)})
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
@@ -112,7 +114,7 @@ class LearnedModel:
             meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
             src = {str(k): float(v) for k, v in (meta.pop("source_thresholds", {}) or {}).items()}
             min_words = int(meta.pop("min_words", 0))  # models saved before the rule: off
-            penalty = {str(k): float(v) for k, v in (meta.pop("window_penalty", None) or {}).items()}
+            penalty = {str(k): _penalty(v) for k, v in (meta.pop("window_penalty", None) or {}).items()}
             th = z["thresholds"]
             return cls(weights=z["weights"].astype(np.float32), bias=float(z["bias"][0]),
                        spec=FeatureSpec.from_array(z["spec"]), threshold=float(th[0]), high=float(th[1]),
@@ -255,13 +257,21 @@ class LearnedModel:
 
     def penalized(self, th: float, source: str, windows: int) -> float:
         """``th`` raised for the number of windows the best one was chosen from (see ``window_penalty``)."""
-        beta = self.window_penalty.get(source, 0.0)
-        if beta <= 0 or windows <= 1 or not 0.0 < th < 1.0:
+        beta, free = self.window_penalty.get(source, (0.0, 1))
+        if beta <= 0 or windows <= free or not 0.0 < th < 1.0:
             return th
-        return _sigmoid(math.log(th / (1.0 - th)) + beta * math.log(windows))
+        return _sigmoid(math.log(th / (1.0 - th)) + beta * math.log(windows / free))
 
     def flags(self, ws: WindowScore, source: str = "user") -> bool:
         return ws.score >= self.threshold_for(source, ws.words, ws.windows)
+
+
+def _penalty(v: Any) -> tuple[float, int]:
+    """A stored window penalty: ``[beta, free]``, or a bare beta (no free windows)."""
+    if isinstance(v, (int, float)):
+        return float(v), 1
+    beta, free = v
+    return float(beta), max(1, int(free))
 
 
 def _sigmoid(z: float) -> float:
