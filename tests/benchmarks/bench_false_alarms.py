@@ -43,7 +43,7 @@ def sample(n: int) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=400)
-    ap.add_argument("--source", default="tool_output", choices=("tool_output", "document", "user"))
+    ap.add_argument("--source", default="tool_output", choices=("tool_output", "document", "user", "tool_input"))
     a = ap.parse_args()
     files = sample(a.files)
     texts = []

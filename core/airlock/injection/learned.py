@@ -80,8 +80,9 @@ class LearnedModel:
     #: beyond ``free``. The best of W windows of a long benign file is high by chance far more often than
     #: one short text: reading a 40 kB source file must not look like an attack. A prompt gets 8 windows
     #: (~1 kB) free: what the user types is scored as it is; a long paste is treated like a document.
+    #: Tool inputs likewise: a command is scored as it is, a 40 kB file an agent writes like a document.
     window_penalty: dict[str, tuple[float, int]] = field(default_factory=lambda: {
-        "tool_output": (0.5, 1), "document": (0.5, 1), "user": (0.5, 8)})
+        "tool_output": (0.5, 1), "document": (0.5, 1), "user": (0.5, 8), "tool_input": (0.5, 8)})
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
