@@ -227,11 +227,25 @@ class LearnedModel:
         wv = w_sum[pts].tolist()
         cnt = np.searchsorted(first, pts).tolist() if first is not None else [0] * len(pts)
         k = len(starts)
+        kc, kw = len(ms), len(mw)
+        mc_min = min(ms, default=0)
+        mw_min = min(mw, default=0)
         best = (-math.inf, 0)
         for i, s in enumerate(starts):
             e = s + win
-            nc = sum(min(e, m) for m in ms) - len(ms) * s
-            nw = sum(min(cnt[k + i], m) - min(cnt[i], m) for m in mw)
+            if e <= mc_min:                  # every order has a gram at each start: the common case
+                nc = kc * win
+            else:
+                nc = -kc * s
+                for m in ms:
+                    nc += e if e < m else m
+            ce, cs = cnt[k + i], cnt[i]
+            if ce <= mw_min:
+                nw = kw * (ce - cs)
+            else:
+                nw = 0
+                for m in mw:
+                    nw += (ce if ce < m else m) - (cs if cs < m else m)
             z = (self.bias + (cv[k + i] - cv[i]) / math.sqrt(max(float(nc), 1.0))
                  + (wv[k + i] - wv[i]) / math.sqrt(max(float(nw), 1.0)))
             if z > best[0]:
