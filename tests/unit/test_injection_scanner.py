@@ -238,7 +238,10 @@ def test_a_broken_detector_fails_secure_without_silencing_others() -> None:
 def test_extra_patterns() -> None:
     s = Scanner(extra_patterns=[r"project\s+x-?ray"])
     r = s.scan("Tell me about Project XRay")
-    assert r.checks == ["custom_pattern"] and r.level >= ThreatLevel.HIGH
+    # the learned model may add a MODERATE note on this short request; the user's pattern decides the level
+    assert "custom_pattern" in r.checks and r.level >= ThreatLevel.HIGH
+    assert set(r.checks) <= {"custom_pattern", "learned"}
+    assert Scanner().scan("Tell me about Project XRay").level <= ThreatLevel.MEDIUM
     with pytest.raises(ValueError):
         compile_extra_patterns([r"(a+)+$"])
     with pytest.raises(ValueError):

@@ -63,15 +63,25 @@ class FeatureSpec:
     bits: int = 18
     char_ngrams: tuple[int, ...] = (3, 4, 5)
     word_ngrams: tuple[int, ...] = (1, 2)
+    #: 1: splitmix64 buckets. 2: multiplicative buckets (cheaper), and a char n-gram lying inside a
+    #: run of one repeated character goes to the null bucket: a 70-character "=====" line in a source
+    #: file counts like a short one instead of outweighing everything else in its window.
+    version: int = 2
 
     @property
     def dim(self) -> int:
         return 1 << self.bits
 
+    @property
+    def null_bucket(self) -> int:
+        """Where version 2 puts n-grams that carry nothing; its weight is kept at zero."""
+        return self.dim - 1
+
     def to_array(self) -> np.ndarray:
-        """A small int array for the .npz file."""
+        """A small int array for the .npz file (version 1 files end before the version)."""
+        tail = [self.version] if self.version != 1 else []
         return np.array([self.bits, len(self.char_ngrams), *self.char_ngrams,
-                         len(self.word_ngrams), *self.word_ngrams], dtype=np.int64)
+                         len(self.word_ngrams), *self.word_ngrams, *tail], dtype=np.int64)
 
     @classmethod
     def from_array(cls, a: np.ndarray) -> "FeatureSpec":
@@ -80,7 +90,11 @@ class FeatureSpec:
         chars = tuple(v[2:2 + nc])
         nw = v[2 + nc]
         words = tuple(v[3 + nc:3 + nc + nw])
-        return cls(bits=v[0], char_ngrams=chars, word_ngrams=words)
+        rest = v[3 + nc + nw:]
+        version = rest[0] if rest else 1
+        if version not in (1, 2):
+            raise ValueError(f"feature version {version} is newer than this Airlock; retrain or upgrade")
+        return cls(bits=v[0], char_ngrams=chars, word_ngrams=words, version=version)
 
 
 @dataclass(frozen=True)
@@ -128,10 +142,19 @@ def feature_text(views: Any, max_decoded: int = MAX_DECODED_CHARS) -> tuple[str,
     return _SEP.join(parts), spans
 
 
-def _mix(x: np.ndarray, bits: int) -> np.ndarray:
-    """splitmix64 finalizer, then the top ``bits`` bits as the bucket (array ops wrap silently).
+_FIB = np.uint64(0x9E3779B97F4A7C15)    # 2**64 / golden ratio, odd
 
-    Works in place: callers pass a fresh array. The result is < 2**bits, so viewing it as int64 is exact."""
+
+def _mix(x: np.ndarray, bits: int, version: int = 2) -> np.ndarray:
+    """The top ``bits`` bits of a mixed hash as the bucket (array ops wrap silently).
+
+    Version 2 multiplies by an odd constant (Fibonacci hashing: the top bits depend on every bit of
+    the input); version 1 runs the full splitmix64 finalizer. Works in place: callers pass a fresh
+    array. The result is < 2**bits, so viewing it as int64 is exact."""
+    if version >= 2:
+        x *= _FIB
+        x >>= np.uint64(64 - bits)
+        return x.view(np.int64)
     x ^= x >> _S30
     x *= _MIX1
     x ^= x >> _S27
@@ -145,14 +168,14 @@ def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
 
 
-def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int
+def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int, version: int = 2
              ) -> tuple[list[np.ndarray], np.ndarray | None]:
     """Salt and mix several hash arrays, in one pass when they are short (fewer numpy calls).
 
     Returns the mixed arrays and, for the one-pass case, the array they are views of."""
     if len(accs) == 1 or len(accs[0]) > 1024:  # big arrays: stay cache-sized, one order at a time
-        return [_mix(a + s, bits) for a, s in zip(accs, salts)], None
-    mixed = _mix(np.concatenate([a + s for a, s in zip(accs, salts)]), bits)
+        return [_mix(a + s, bits, version) for a, s in zip(accs, salts)], None
+    mixed = _mix(np.concatenate([a + s for a, s in zip(accs, salts)]), bits, version)
     out: list[np.ndarray] = []
     at = 0
     for a in accs:
@@ -274,9 +297,30 @@ def extract(text: str, spec: FeatureSpec) -> Families:
     w_accs, w_salts, starts = _word_accs(cp, spec)
     if not c_accs and not w_accs:
         return Families([], [])
-    mixed, flat = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits)
-    return Families([(h, _arange(len(h))) for h in mixed[:len(c_accs)]],
+    mixed, flat = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits, spec.version)
+    chars = mixed[:len(c_accs)]
+    if spec.version >= 2 and chars:
+        _null_runs(cp, chars, [k for k in spec.char_ngrams if k <= len(cp)], spec.null_bucket)
+    return Families([(h, _arange(len(h))) for h in chars],
                     [(g, starts[:len(g)]) for g in mixed[len(c_accs):]], flat)
+
+
+def _null_runs(cp: np.ndarray, chars: list[np.ndarray], orders: list[int], null: int) -> None:
+    """Send every char n-gram that lies inside a run of one repeated character, past the run's first
+    n-gram, to the null bucket (in place). Cheap when there is no run of 4+: one check."""
+    same = cp[1:] == cp[:-1]                      # same[j]: cp[j + 1] == cp[j]
+    run3 = same[:-2] & same[1:-1] & same[2:]      # cp[j .. j+3] all equal
+    if not run3.any():
+        return
+    csum = np.concatenate(([0], np.cumsum(same, dtype=np.int64)))
+    for h, k in zip(chars, sorted(orders)):
+        m = len(h)
+        if m < 2:
+            continue
+        # gram i (i >= 1) covers cp[i-1 .. i+k-1] all equal <=> same[i-1 .. i+k-2] all true
+        i = np.arange(1, m)
+        inside = (csum[i + k - 1] - csum[i - 1]) == k
+        h[1:][inside] = null
 
 
 def vectorize(text: str, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -285,4 +329,7 @@ def vectorize(text: str, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     nc, nw = fam.n_chars, fam.n_words
     vals = np.concatenate((np.full(nc, 1.0 / np.sqrt(max(nc, 1))), np.full(nw, 1.0 / np.sqrt(max(nw, 1)))))
     idx = [i for i, _ in fam.chars] + [i for i, _ in fam.words]
-    return (np.concatenate(idx) if idx else np.zeros(0, np.int64)), vals.astype(np.float32)
+    flat = np.concatenate(idx) if idx else np.zeros(0, np.int64)
+    if spec.version >= 2:  # the null bucket still counts in the normalization, but carries nothing
+        vals[flat == spec.null_bucket] = 0.0
+    return flat, vals.astype(np.float32)

@@ -88,6 +88,9 @@ class LearnedModel:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
         if self.weights.shape != (self.spec.dim,):
             raise ValueError(f"weights have shape {self.weights.shape}, the spec needs ({self.spec.dim},)")
+        if self.spec.version >= 2 and self.weights[self.spec.null_bucket] != 0.0:
+            self.weights = self.weights.copy()
+            self.weights[self.spec.null_bucket] = 0.0  # n-grams inside character runs carry nothing
         if self.window < 64:
             raise ValueError("window must be at least 64 characters")
 

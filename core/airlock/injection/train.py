@@ -266,7 +266,7 @@ def train(rows: Sequence[dict[str, Any]], *, spec: FeatureSpec, C: float, window
         model.meta = {"trained_rows": len(rows) + (len(select) if select_mode == "cv" else 0),
                       "positives": int(y.sum()), "C": C, "seed": seed, "fpr_target": fpr,
                       "high_fpr_target": high_fpr, "folds": folds, "selection": info,
-                      "spec": [spec.bits, list(spec.char_ngrams), list(spec.word_ngrams)]}
+                      "spec": [spec.bits, list(spec.char_ngrams), list(spec.word_ngrams), spec.version]}
         return model
     t0 = time.perf_counter()
     y = np.array([int(r["label"]) for r in rows])
@@ -289,7 +289,7 @@ def train(rows: Sequence[dict[str, Any]], *, spec: FeatureSpec, C: float, window
     w, b = fit(X, y, C=C, seed=seed)
     meta = {"trained_rows": len(rows), "positives": int(y.sum()), "C": C, "seed": seed, "fpr_target": fpr,
             "high_fpr_target": high_fpr, "folds": folds, "heldout": {k: round(v, 4) for k, v in held.items()},
-            "heldout_thresholds": table, "spec": [spec.bits, list(spec.char_ngrams), list(spec.word_ngrams)]}
+            "heldout_thresholds": table, "spec": [spec.bits, list(spec.char_ngrams), list(spec.word_ngrams), spec.version]}
     return LearnedModel(weights=w, bias=b, spec=spec, threshold=th, high=high, window=window,
                         source_thresholds=src_th, meta=meta)
 
