@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,15 @@ def shared_file(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared material not found: {p} (run from a checkout with ../shared beside it)")
     return p
+
+
+def best_cpu_time(fn: Callable[[], object], reps: int = 3) -> float:
+    """Best-of-``reps`` CPU time of ``fn()``: for linearity checks, which compare two sizes and must
+    not fail because another process shares the machine."""
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+

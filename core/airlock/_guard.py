@@ -113,17 +113,26 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
         except (TypeError, ValueError):
             sig = None
 
+        def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | None:
+            """The checks before the call: (event, args, kwargs) to call with; None when a framework
+            bridge already decided and records this call (raises ToolBlocked when refused)."""
+            if runtime.predecided and not args and runtime.predecided.consume(tool_name, kwargs):
+                return None
+            tool_input, bound = _tool_input(sig, args, kwargs)
+            event = _before(tool_name, declared, tool_input)
+            call_args, call_kwargs = _call_with(f, sig, bound, args, kwargs,
+                                                event.tool_input if event.tool_input is not tool_input else None)
+            return event, call_args, call_kwargs
+
         if inspect.iscoroutinefunction(f):
             @functools.wraps(f)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if runtime.idle and not always:
                     return await f(*args, **kwargs)
-                if runtime.predecided and not args and runtime.predecided.consume(tool_name, kwargs):
-                    return await f(**kwargs)  # a framework bridge decided and records this call
-                tool_input, bound = _tool_input(sig, args, kwargs)
-                event = _before(tool_name, declared, tool_input)
-                call_args, call_kwargs = _call_with(f, sig, bound, args, kwargs,
-                                                    event.tool_input if event.tool_input is not tool_input else None)
+                prepared = prepare(args, kwargs)
+                if prepared is None:
+                    return await f(**kwargs)
+                event, call_args, call_kwargs = prepared
                 started = time.perf_counter()
                 try:
                     result = await f(*call_args, **call_kwargs)
@@ -138,12 +147,10 @@ def guard(func: Callable[..., Any] | None = None, *, name: str | None = None,
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if runtime.idle and not always:
                     return f(*args, **kwargs)
-                if runtime.predecided and not args and runtime.predecided.consume(tool_name, kwargs):
-                    return f(**kwargs)  # a framework bridge decided and records this call
-                tool_input, bound = _tool_input(sig, args, kwargs)
-                event = _before(tool_name, declared, tool_input)
-                call_args, call_kwargs = _call_with(f, sig, bound, args, kwargs,
-                                                    event.tool_input if event.tool_input is not tool_input else None)
+                prepared = prepare(args, kwargs)
+                if prepared is None:
+                    return f(**kwargs)
+                event, call_args, call_kwargs = prepared
                 started = time.perf_counter()
                 try:
                     result = f(*call_args, **call_kwargs)

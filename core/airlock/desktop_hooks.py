@@ -37,7 +37,6 @@ def connect(agent_name: str | None = None, *, socket_path: str | os.PathLike[str
     ``check=True`` also connects now and raises ``ConnectionError`` if the server is absent
     (by default a missing server is not an error here: calls fail secure until it appears).
     """
-    global _client
     if agent_name:
         runtime.set_agent_name(agent_name)
     name = runtime.identity.name
@@ -46,12 +45,7 @@ def connect(agent_name: str | None = None, *, socket_path: str | os.PathLike[str
         socket_path = Path(env) if env else None
     new = Client(socket_path, agent_name=name, timeout=timeout, approval_timeout=approval_timeout)
     decider = RemoteDecider(new, on_unavailable=on_unavailable, audit=lambda: runtime.engine.audit)
-    with runtime.lock:
-        old, _client = _client, new
-        runtime.remote = decider
-        runtime.refresh()
-    if old is not None:
-        old.close()
+    _swap(new, decider)
     if check:
         try:
             new.call("ping")
@@ -76,10 +70,15 @@ def _install_integrations(rt: object) -> None:
 
 def disconnect() -> None:
     """Back to in-process decisions."""
+    _swap(None, None)
+
+
+def _swap(client: Client | None, decider: RemoteDecider | None) -> None:
+    """Install the new client and decider atomically, then close the one they replace."""
     global _client
     with runtime.lock:
-        old, _client = _client, None
-        runtime.remote = None
+        old, _client = _client, client
+        runtime.remote = decider
         runtime.refresh()
     if old is not None:
         old.close()

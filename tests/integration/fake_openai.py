@@ -57,6 +57,11 @@ class FakeOpenAI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    def agent_env(self) -> dict[str, str]:
+        """Environment for a real agent (PraisonAI / LiteLLM) to talk to this server, offline."""
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "x", "PRAISONAI_TELEMETRY_DISABLED": "true",
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "FakeOpenAI":
         self.start()

@@ -80,8 +80,8 @@ def short_dir() -> Iterator[Path]:
 
 def _env(llm: FakeOpenAI) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="x", PRAISONAI_TELEMETRY_DISABLED="true",
-               LITELLM_LOCAL_MODEL_COST_MAP="True", MEDIUM_TEXT=MEDIUM_TEXT, CRITICAL_TEXT=CRITICAL_TEXT,
+    env.update(llm.agent_env())
+    env.update(MEDIUM_TEXT=MEDIUM_TEXT, CRITICAL_TEXT=CRITICAL_TEXT,
                PYTHONPATH=os.pathsep.join([str(REPO / "core"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     env.pop("AIRLOCK_AUTO_APPROVE", None)
     env.pop("PRAISONAI_AUTO_APPROVE", None)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,16 @@ def host_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("AIRLOCK_TEST_SECRET", CANARY)
     return home
+
+
+@pytest.fixture
+def fresh_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The sandbox probe runs anew in this test, and again after it once the test's patches are undone
+    (so no later test sees a probe result made under this test's environment)."""
+    _bwrap.reset_probe()
+    yield monkeypatch
+    monkeypatch.undo()
+    _bwrap.reset_probe()
 
 
 def _all(r: ExecutionResult) -> str:
@@ -129,16 +140,12 @@ def test_stdlib_data_work(code: str, expected: str) -> None:
     assert r.ok and r.stdout.strip() == expected, _all(r)
 
 
-def test_bad_fast_start_falls_back_to_source(monkeypatch: pytest.MonkeyPatch) -> None:
-    _bwrap.reset_probe()
+def test_bad_fast_start_falls_back_to_source(fresh_probe: pytest.MonkeyPatch) -> None:
     python = _bwrap.child_python()
-    monkeypatch.setitem(_bwrap._boot_cache, python, (5).to_bytes(4, "big") + b"junk!")
-    try:
-        r = execute_code("print(7)")
-        assert r.ok and r.stdout == "7\n"
-        assert _bwrap._boot_cache[python] is None
-    finally:
-        _bwrap.reset_probe()
+    fresh_probe.setitem(_bwrap._boot_cache, python, (5).to_bytes(4, "big") + b"junk!")
+    r = execute_code("print(7)")
+    assert r.ok and r.stdout == "7\n"
+    assert _bwrap._boot_cache[python] is None
 
 
 @pytest.mark.parametrize("code", RUNTIME_TRICKS)
@@ -178,18 +185,15 @@ def test_tracebacks_name_the_users_line() -> None:
     assert "airlock-runner" not in r.stderr
 
 
-def test_doctor_reports_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_reports_the_sandbox(fresh_probe: pytest.MonkeyPatch) -> None:
     from airlock._cli_doctor import check_sandbox
 
     assert [(c.status, "bubblewrap" in c.detail) for c in check_sandbox()] == [("ok", True)]
-    monkeypatch.setattr(_bwrap.shutil, "which", lambda *_a, **_k: None)
+    fresh_probe.setattr(_bwrap.shutil, "which", lambda *_a, **_k: None)
     _bwrap.reset_probe()
-    try:
-        (c,) = check_sandbox()
-        expected = "fail" if _bwrap.probe("landlock") else "warn"
-        assert c.status == expected and "bubblewrap (bwrap) is not installed" in c.detail
-    finally:
-        _bwrap.reset_probe()
+    (c,) = check_sandbox()
+    expected = "fail" if _bwrap.probe("landlock") else "warn"
+    assert c.status == expected and "bubblewrap (bwrap) is not installed" in c.detail
 
 
 def test_deep_recursion_is_an_error_not_a_crash() -> None:
@@ -421,39 +425,30 @@ except OSError as e:
 # ---------------------------------------------------------------- fail closed
 
 
-def test_missing_bubblewrap_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(_bwrap.shutil, "which", lambda *_a, **_k: None)
-    _bwrap.reset_probe()
-    try:
-        with pytest.raises(SandboxUnavailable) as info:
-            execute_code("print(1)")
-        assert "bubblewrap" in str(info.value) and "apt-get install" in str(info.value)
-        assert "AIRLOCK_SANDBOX_MODE=landlock" in str(info.value)
-    finally:
-        _bwrap.reset_probe()
+def test_missing_bubblewrap_refuses_to_run(fresh_probe: pytest.MonkeyPatch) -> None:
+    fresh_probe.setenv("PATH", "/nonexistent")
+    fresh_probe.setattr(_bwrap.shutil, "which", lambda *_a, **_k: None)
+    with pytest.raises(SandboxUnavailable) as info:
+        execute_code("print(1)")
+    assert "bubblewrap" in str(info.value) and "apt-get install" in str(info.value)
+    assert "AIRLOCK_SANDBOX_MODE=landlock" in str(info.value)
 
 
-def test_broken_interpreter_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRLOCK_SANDBOX_PYTHON", "/nonexistent/python3")
-    _bwrap.reset_probe()
-    try:
-        with pytest.raises(SandboxUnavailable):
-            execute_code("print(1)")
-    finally:
-        monkeypatch.delenv("AIRLOCK_SANDBOX_PYTHON")
-        _bwrap.reset_probe()
+def test_broken_interpreter_refuses_to_run(fresh_probe: pytest.MonkeyPatch) -> None:
+    fresh_probe.setenv("AIRLOCK_SANDBOX_PYTHON", "/nonexistent/python3")
+    with pytest.raises(SandboxUnavailable):
+        execute_code("print(1)")
 
 
-def test_interpreter_in_home_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interpreter_in_home_is_refused(tmp_path: Path, fresh_probe: pytest.MonkeyPatch) -> None:
     """A python under ~/bin would mean binding $HOME into the sandbox: refused, not exposed."""
     home = tmp_path / "home"
     (home / "bin").mkdir(parents=True)
     (home / "lib").mkdir()
     (home / "bin" / "python3").symlink_to("/usr/bin/python3.11" if Path("/usr/bin/python3.11").exists()
                                           else "/usr/bin/python3")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("AIRLOCK_SANDBOX_PYTHON", str(home / "bin" / "python3"))
+    fresh_probe.setenv("HOME", str(home))
+    fresh_probe.setenv("AIRLOCK_SANDBOX_PYTHON", str(home / "bin" / "python3"))
     # the symlink resolves into /usr, so this one is fine ...
     assert _bwrap._interpreter_prefix(str(home / "bin" / "python3")) == "/usr"
     # ... but a real binary in ~/bin is not
@@ -462,12 +457,8 @@ def test_interpreter_in_home_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(SandboxUnavailable, match="cannot be shown to the sandbox safely"):
         _bwrap._interpreter_prefix(str(home / "bin" / "python3"))
     _bwrap.reset_probe()
-    try:
-        with pytest.raises(SandboxUnavailable):
-            execute_code("print(1)")
-    finally:
-        monkeypatch.delenv("AIRLOCK_SANDBOX_PYTHON")
-        _bwrap.reset_probe()
+    with pytest.raises(SandboxUnavailable):
+        execute_code("print(1)")
 
 
 @pytest.mark.parametrize("backend", ["python3-seccomp", "libseccomp"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from airlock.injection import Scanner, normalize, scan_text
 from airlock.threat import ScanResult, ThreatLevel
+from tests.conftest import best_cpu_time
 
 _ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from(
     list("\u200b\u202e\u2066\ufe0f\U000e0041ｉ іо%\\u0041=+/0x1 \n\t.-_*|<>[]{}$#") )
@@ -51,16 +51,6 @@ def test_scan_value_never_raises(obj: object) -> None:
 
 
 # ----------------------------------------------------------------------------- linearity
-def _best(fn: Callable[[], object], reps: int = 5) -> float:
-    """Best-of CPU time (less sensitive than wall time to other processes on a busy machine)."""
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
-
-
 def _assert_linear(make: Callable[[int], object], scan: Callable[[object], object], n: int) -> None:
     """Time at 4n must stay under 12x the time at n (quadratic would be ~16x, with margin).
 
@@ -70,8 +60,8 @@ def _assert_linear(make: Callable[[int], object], scan: Callable[[object], objec
     scan(small)  # warm caches / regex compilation
     msg = ""
     for _ in range(3):
-        t1 = _best(lambda: scan(small))
-        t4 = _best(lambda: scan(big))
+        t1 = best_cpu_time(lambda: scan(small), reps=5)
+        t4 = best_cpu_time(lambda: scan(big), reps=5)
         if t4 < 12 * max(t1, 1e-3):
             return
         msg = f"n={n}: {t1 * 1e3:.2f} ms, 4n: {t4 * 1e3:.2f} ms"

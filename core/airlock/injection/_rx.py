@@ -29,6 +29,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._regex_source import class_end, group_end
+
 try:  # optional accelerator
     import re2 as _re2  # type: ignore[import-not-found]
 except Exception:  # pragma: no cover - depends on the environment
@@ -69,7 +71,7 @@ def prefilter_source(src: str, surrogate: bool = False) -> str:
             i += 2
             continue
         if c == "[":
-            j = _class_end(src, i)
+            j = class_end(src, i)
             cls = src[i:j]
             # a negated class can match any non-ASCII char, whatever surrogate stands for it
             if surrogate and cls.startswith("[^"):
@@ -78,7 +80,8 @@ def prefilter_source(src: str, surrogate: bool = False) -> str:
             i = j
             continue
         if c == "(" and src.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
-            i = _group_end(src, i)
+            end = group_end(src, i)
+            i = end if end >= 0 else n  # unclosed: the rest is the group
             continue
         if c == "$":
             out.append(r"(?:\n?$)")
@@ -93,40 +96,6 @@ def prefilter_source(src: str, surrogate: bool = False) -> str:
         out.append(c)
         i += 1
     return "".join(out).replace(r"\Z", r"\z")
-
-
-def _class_end(src: str, i: int) -> int:
-    """Index just past the character class starting at ``src[i] == '['``."""
-    j = i + 1
-    if j < len(src) and src[j] == "^":
-        j += 1
-    if j < len(src) and src[j] == "]":
-        j += 1
-    while j < len(src) and src[j] != "]":
-        j += 2 if src[j] == "\\" else 1
-    return min(len(src), j + 1)
-
-
-def _group_end(src: str, i: int) -> int:
-    """Index just past the group opening at ``src[i] == '('`` (escapes and classes respected)."""
-    depth = 0
-    j = i
-    while j < len(src):
-        c = src[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == "[":
-            j = _class_end(src, j)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-        j += 1
-    return j
 
 
 def _re2_compile(src: str, flags: int, *, capture: bool) -> Any:

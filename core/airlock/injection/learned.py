@@ -266,12 +266,19 @@ class LearnedModel:
             out[pos] += w[idx]
         return out
 
+    def thresholds(self, source: str, words: int = 1 << 30, windows: int = 1, *,
+                   threshold: float | None = None, high: float | None = None) -> tuple[float, float]:
+        """(flag, dangerous) scores for a text of ``words`` words, scored in ``windows`` windows, from
+        ``source``; ``threshold`` / ``high`` override the model's own. A short text is flagged only
+        from the dangerous score; many windows raise both (see ``window_penalty``)."""
+        base = threshold if threshold is not None else self.source_thresholds.get(source, self.threshold)
+        top = high if high is not None else max(self.high, base)
+        flag = max(base, top) if words < self.min_words else base
+        return self.penalized(flag, source, windows), self.penalized(top, source, windows)
+
     def threshold_for(self, source: str, words: int = 1 << 30, windows: int = 1) -> float:
         """The score that flags a text of ``words`` words, scored in ``windows`` windows, from ``source``."""
-        th = self.source_thresholds.get(source, self.threshold)
-        if words < self.min_words:
-            th = max(th, self.high)
-        return self.penalized(th, source, windows)
+        return self.thresholds(source, words, windows)[0]
 
     def penalized(self, th: float, source: str, windows: int) -> float:
         """``th`` raised for the number of windows the best one was chosen from (see ``window_penalty``)."""
@@ -376,12 +383,8 @@ class LearnedDetector:
         text, spans = feature_text(views)
         ws, locate = model._score(text)
         source = getattr(views, "source", "user")
-        base = self._threshold if self._threshold is not None else model.source_thresholds.get(source, model.threshold)
-        high = self._high if self._high is not None else max(model.high, base)
-        short = ws.words < model.min_words
-        threshold = model.penalized(max(base, high) if short else base, source, ws.windows)
-        high = model.penalized(high, source, ws.windows)
-        if short and ws.score >= threshold:
+        threshold, high = model.thresholds(source, ws.words, ws.windows, threshold=self._threshold, high=self._high)
+        if ws.words < model.min_words and ws.score >= threshold:
             severity = Severity.MODERATE  # a short text reaches at most MODERATE: little evidence
         elif ws.score >= high:
             severity = Severity.DANGEROUS

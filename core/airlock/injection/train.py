@@ -239,18 +239,19 @@ def _select(rows: Sequence[dict[str, Any]], X: Any, y: np.ndarray, select: Seque
     else:
         raise ValueError(f"unknown selection mode {mode!r}")
     rules = rules_flags([str(r["text"]) for r in select])
-    probe = LearnedModel(weights=w, bias=b, spec=spec, window=window)
+    model = LearnedModel(weights=w, bias=b, spec=spec, window=window)
     high = threshold_at_fpr(scores[sy == 0], high_fpr)
-    th = pipeline_threshold(scores, words, rules, sy, fpr=fpr, high=high, min_words=probe.min_words)
+    th = pipeline_threshold(scores, words, rules, sy, fpr=fpr, high=high, min_words=model.min_words)
     high = max(high, th)
-    learned = np.where(words < probe.min_words, scores >= max(th, high), scores >= th)
+    learned = np.where(words < model.min_words, scores >= max(th, high), scores >= th)
     info = {"mode": mode, "rows": len(select), "rules": metrics(rules, sy),
             "learned": metrics(learned, sy), "pipeline": metrics(rules | learned, sy)}
     for k in ("rules", "learned", "pipeline"):
         info[k] = {m: round(v, 4) for m, v in info[k].items()}
         say(f"selection rows, {k}: recall {info[k]['recall']:.3f} fpr {info[k]['fpr']:.4f}")
     say(f"threshold {th:.4f}, high {high:.4f}")
-    return LearnedModel(weights=w, bias=b, spec=spec, threshold=th, high=high, window=window), info
+    model.threshold, model.high = th, high
+    return model, info
 
 
 def train(rows: Sequence[dict[str, Any]], *, spec: FeatureSpec, C: float, window: int, fpr: float,

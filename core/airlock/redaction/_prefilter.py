@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
+from .._regex_source import group_end
+
 try:  # a project dependency; without it every detector runs (correct, only slower)
     import re2 as _re2
 except ImportError:  # pragma: no cover - exercised only on a broken install
@@ -70,7 +72,9 @@ def gate_of(pattern: str, cap: int = _CAP) -> str:
                 i += 1
             continue
         if pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
-            i = _skip_group(pattern, i)
+            i = group_end(pattern, i)
+            if i < 0:
+                raise ValueError("unbalanced group")
             continue
         if c in "$^":
             raise ValueError("anchors are not gated")
@@ -87,31 +91,6 @@ def gate_of(pattern: str, cap: int = _CAP) -> str:
         out.append(c)
         i += 1
     return "".join(out)
-
-
-def _skip_group(p: str, i: int) -> int:
-    """Index just past the group opening at ``p[i]`` (nested groups, classes, escapes)."""
-    depth, in_class = 0, False
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if p.startswith("]", i + 1) or p.startswith("^]", i + 1):
-                i += 2 if p[i + 1] == "]" else 3
-                continue
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError("unbalanced group")
 
 
 # Non-ASCII characters that Python's re (IGNORECASE, or via str.lower()) treats as ASCII letters.
