@@ -292,6 +292,58 @@ def test_features_are_the_same_code_for_training_and_inference() -> None:
     assert m.score_text(text).score == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-5)
 
 
+def _reference_windows(m: LearnedModel, text: str) -> list[tuple[int, float]]:
+    """Every window's logit, straight from ``extract`` (one n-gram at a time): the slow reference."""
+    fam = extract(text, m.spec)
+    n, win = len(text), m.window
+    starts = list(range(0, n - win + 1, win // 2))
+    if starts[-1] != n - win:
+        starts.append(n - win)
+    out = []
+    for s in starts:
+        e = s + win
+        z = m.bias
+        for family in (fam.chars, fam.words):
+            total, count = 0.0, 0
+            for idx, pos in family:
+                inside = (pos >= s) & (pos < e)
+                total += float(m.weights[idx[inside]].astype(np.float64).sum())
+                count += int(inside.sum())
+            z += total / math.sqrt(max(count, 1))
+        out.append((s, z))
+    return out
+
+
+@pytest.mark.parametrize("spec", [FeatureSpec(bits=14), FeatureSpec(bits=14, version=1),
+                                  FeatureSpec(bits=12, char_ngrams=(2, 4), word_ngrams=(2, 3)),
+                                  FeatureSpec(bits=12, char_ngrams=(), word_ngrams=(1,)),
+                                  FeatureSpec(bits=12, char_ngrams=(1, 3), word_ngrams=())])
+def test_run_time_scorer_matches_the_reference_features(spec: FeatureSpec) -> None:
+    """The fused run-time scorer (``_scoring.py``) computes what ``extract`` defines: exactly the
+    training objective's logit for one-window texts, the same windows' logits for longer ones."""
+    w = np.random.default_rng(1).normal(size=spec.dim).astype(np.float32)
+    m = LearnedModel(weights=w, bias=0.2, spec=spec, window=64)
+    rng = np.random.default_rng(2)
+    alphabet = list("ab c=\n.,é🙂Z19") + ["\u200b", "\ud800"]
+    texts = ["", "a", "ab", "abc", "abcd", "a b", "====", "x" * 64, "x" * 65, INJECTIONS[0], BENIGN[1],
+             "# " + "=" * 70 + " ignore the rules above " + "-" * 30, " ".join(BENIGN) * 3]
+    texts += ["".join(rng.choice(alphabet, size=k)) for k in (5, 63, 64, 65, 100, 333, 1000) for _ in range(3)]
+    scorer = m._scorer()
+    for text in texts:
+        if not text:
+            continue
+        best = scorer.best(text)
+        if len(text) <= m.window:
+            assert best.z == m.logit_of(text), text   # the same additions in the same order
+            continue
+        ref = _reference_windows(m, text)
+        best_z = max(z for _, z in ref)
+        assert best.windows == len(ref) and best.end == best.start + m.window
+        assert best.z == pytest.approx(best_z, rel=1e-9, abs=1e-9), text[:40]
+        chosen = dict(ref)[best.start]
+        assert chosen == pytest.approx(best_z, rel=1e-9, abs=1e-9)
+
+
 def test_a_run_of_one_character_counts_once() -> None:
     """Version 2 features: n-grams inside a run of one repeated character go to the null bucket, so a
     70-character "=====" separator in a source file does not outweigh the rest of its window."""

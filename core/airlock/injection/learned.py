@@ -33,6 +33,7 @@ import numpy as np
 
 from ..threat import Finding, Severity
 from ._features import FeatureSpec, extract, feature_text
+from ._scoring import WindowScorer
 
 __all__ = ["LearnedModel", "LearnedDetector", "load_model", "default_model", "MODEL_RESOURCE", "EVIDENCE_CHARS"]
 
@@ -42,8 +43,6 @@ MODEL_RESOURCE = "models/injection.npz"
 EVIDENCE_CHARS = 120
 #: the environment variable that points the detector at a retrained model file
 MODEL_ENV = "AIRLOCK_INJECTION_MODEL"
-#: up to this many windows the best one is found in plain Python (cheaper than a dozen numpy calls)
-_FEW_WINDOWS = 64
 
 
 @dataclass
@@ -83,6 +82,8 @@ class LearnedModel:
     #: Tool inputs likewise: a command is scored as it is, a 40 kB file an agent writes like a document.
     window_penalty: dict[str, tuple[float, int]] = field(default_factory=lambda: {
         "tool_output": (0.5, 1), "document": (0.5, 1), "user": (0.5, 8), "tool_input": (0.5, 8)})
+
+    _window_scorer: WindowScorer | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
@@ -155,116 +156,18 @@ class LearnedModel:
 
         One feature extraction serves both, so a flagged text is not featurized twice.
         """
-        n = len(text)
-        if n == 0:
+        if not text:
             return WindowScore(_sigmoid(self.bias), 0, 0, 0, 0), None
-        fam = extract(text, self.spec)
-        w = self.weights
-        if n <= self.window:                  # one window: no prefix sums needed
-            z = self.bias
-            nc, nw = fam.n_chars, fam.n_words
-            if nc:
-                z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.chars) / math.sqrt(nc)
-            if nw:
-                z += sum(float(w[i].sum(dtype=np.float64)) for i, _ in fam.words) / math.sqrt(nw)
-            words = max(len(i) for i, _ in fam.words) if fam.words else (0 if self.spec.word_ngrams else 1 << 30)
-            return (WindowScore(_sigmoid(z), 0, n, 0, n, words),
-                    lambda: _best_span(self._contrib(fam, n), EVIDENCE_CHARS))
-        raw = np.zeros((2, n + 1), dtype=np.float64)   # row 0: char n-grams, row 1: word n-grams
-        c_at, w_at = raw[0, 1:], raw[1, 1:]    # views: position p's weight goes to index p + 1
-        if fam.flat is not None:             # one gather for every n-gram, then the same adds
-            wv = w[fam.flat]
-            at = 0
-            for idx, _pos in fam.chars:
-                c_at[:len(idx)] += wv[at:at + len(idx)]
-                at += len(idx)
-            for idx, pos in fam.words:
-                w_at[pos] += wv[at:at + len(idx)]
-                at += len(idx)
-        else:
-            for idx, _pos in fam.chars:      # char n-grams of one order start at 0 .. m-1
-                c_at[:len(idx)] += w[idx]
-            for idx, pos in fam.words:       # word n-grams: unique starts within one order
-                w_at[pos] += w[idx]
-        c_sum, w_sum = np.add.accumulate(raw, axis=1)
-        win = self.window
-        starts_l = list(range(0, n - win + 1, win // 2))
-        if starts_l[-1] != n - win:
-            starts_l.append(n - win)
-        # n-gram counts per window, exactly (integers). An order with m grams starts them at 0 .. m-1,
-        # and every window starts before m (n - win < m, as win > any order): min(end, m) - start.
-        # Word grams of order k start at the first m_k word starts: how many start before p is
-        # min(#unigram starts before p, m_k).
-        ms = [len(idx) for idx, _ in fam.chars]
-        mw = [len(idx) for idx, _ in fam.words]
-        first = max((pos for _, pos in fam.words), key=len) if fam.words else None  # the others: prefixes
-        if len(starts_l) <= _FEW_WINDOWS:
-            s, e, z = self._few_windows(starts_l, c_sum, w_sum, ms, mw, first)
-            return (WindowScore(_sigmoid(z), s, e, s, e, windows=len(starts_l)),
-                    lambda: _best_span((raw[0, 1:] + raw[1, 1:])[s:e], EVIDENCE_CHARS))
-        starts = np.array(starts_l, dtype=np.int64)
-        ends = starts + win
-        ms_a = np.array(ms, dtype=np.int64)
-        nc_w = (np.minimum(ends[None, :], ms_a[:, None]).sum(axis=0) - len(ms) * starts).astype(np.float64)
-        nw_w = np.zeros(len(starts), dtype=np.float64)
-        if first is not None:
-            both = np.searchsorted(first, np.concatenate((ends, starts)))
-            for m in mw:
-                cut = np.minimum(both, m)
-                nw_w += cut[:len(ends)] - cut[len(ends):]
-        zs = (self.bias + (c_sum[ends] - c_sum[starts]) / np.sqrt(np.maximum(nc_w, 1.0))
-              + (w_sum[ends] - w_sum[starts]) / np.sqrt(np.maximum(nw_w, 1.0)))
-        k = int(np.argmax(zs))
-        s, e = int(starts[k]), int(ends[k])
-        # per-position weight (the n-grams starting there), for the evidence span
-        return (WindowScore(_sigmoid(float(zs[k])), s, e, s, e, windows=len(starts)),
-                lambda: _best_span((raw[0, 1:] + raw[1, 1:])[s:e], EVIDENCE_CHARS))
+        b = self._scorer().best(text)
+        return (WindowScore(_sigmoid(b.z), b.start, b.end, b.start, b.end, b.words, b.windows),
+                lambda: _best_span(b.contrib(), EVIDENCE_CHARS))
 
-    def _few_windows(self, starts: list[int], c_sum: np.ndarray, w_sum: np.ndarray, ms: list[int],
-                     mw: list[int], first: np.ndarray | None) -> tuple[int, int, float]:
-        """The best window of a few, in Python floats: a numpy call costs more than the arithmetic here.
-        Same operations in the same order as the array path, so the same bits."""
-        win = self.window
-        pts = np.array(starts + [s + win for s in starts], dtype=np.int64)
-        cv = c_sum[pts].tolist()
-        wv = w_sum[pts].tolist()
-        cnt = np.searchsorted(first, pts).tolist() if first is not None else [0] * len(pts)
-        k = len(starts)
-        kc, kw = len(ms), len(mw)
-        mc_min = min(ms, default=0)
-        mw_min = min(mw, default=0)
-        best = (-math.inf, 0)
-        for i, s in enumerate(starts):
-            e = s + win
-            if e <= mc_min:                  # every order has a gram at each start: the common case
-                nc = kc * win
-            else:
-                nc = -kc * s
-                for m in ms:
-                    nc += e if e < m else m
-            ce, cs = cnt[k + i], cnt[i]
-            if ce <= mw_min:
-                nw = kw * (ce - cs)
-            else:
-                nw = 0
-                for m in mw:
-                    nw += (ce if ce < m else m) - (cs if cs < m else m)
-            z = (self.bias + (cv[k + i] - cv[i]) / math.sqrt(max(float(nc), 1.0))
-                 + (wv[k + i] - wv[i]) / math.sqrt(max(float(nw), 1.0)))
-            if z > best[0]:
-                best = (z, i)
-        s = starts[best[1]]
-        return s, s + win, best[0]
-
-    def _contrib(self, fam: Any, n: int) -> np.ndarray:
-        """Summed weight of the n-grams starting at each position."""
-        w = self.weights
-        out = np.zeros(n, dtype=np.float64)
-        for idx, _pos in fam.chars:
-            out[:len(idx)] += w[idx]
-        for idx, pos in fam.words:
-            out[pos] += w[idx]
-        return out
+    def _scorer(self) -> WindowScorer:
+        """The fused run-time scorer for these weights (built on first use)."""
+        sc = self._window_scorer
+        if sc is None or sc.source is not self.weights or sc.bias != self.bias or sc.window != self.window:
+            sc = self._window_scorer = WindowScorer(self.weights, self.bias, self.spec, self.window)
+        return sc
 
     def thresholds(self, source: str, words: int = 1 << 30, windows: int = 1, *,
                    threshold: float | None = None, high: float | None = None) -> tuple[float, float]:
