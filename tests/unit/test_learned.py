@@ -344,6 +344,36 @@ def test_run_time_scorer_matches_the_reference_features(spec: FeatureSpec) -> No
         assert chosen == pytest.approx(best_z, rel=1e-9, abs=1e-9)
 
 
+def test_concurrent_scoring_gives_the_single_threaded_scores() -> None:
+    """The server scores many agents' calls at once: shared caches (powers, the padded weights) must
+    not let one thread see another's half-grown state."""
+    import threading
+
+    m = default_model()
+    fresh = LearnedModel(weights=m.weights, bias=m.bias, spec=m.spec, window=m.window)
+    texts = [(" ".join(BENIGN + INJECTIONS) * (k + 1))[: 200 * (k + 1) ** 2] for k in range(12)]
+    expected = [LearnedModel(weights=m.weights, bias=m.bias, spec=m.spec, window=m.window).score_text(t).score
+                for t in texts]
+    got: dict[tuple[int, int], float] = {}
+    errors: list[BaseException] = []
+
+    def work(tid: int) -> None:
+        try:
+            order = texts if tid % 2 else texts[::-1]
+            for t in order * 3:
+                got[(tid, texts.index(t))] = fresh.score_text(t).score
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert all(got[(tid, i)] == expected[i] for tid in range(8) for i in range(len(texts)))
+
+
 def test_a_run_of_one_character_counts_once() -> None:
     """Version 2 features: n-grams inside a run of one repeated character go to the null bucket, so a
     70-character "=====" separator in a source file does not outweigh the rest of its window."""

@@ -100,10 +100,12 @@ class WindowScorer:
 
     def _inv_powers(self, n: int) -> np.ndarray:
         """P**-i (times FIB when folded), i < n, cached per scorer."""
-        if len(self._inv) < n:
-            inv = _inv_powers(n)
-            self._inv = inv * self.mul if self.fold else inv
-        return self._inv
+        inv = self._inv          # one read: another thread may swap in a different array meanwhile
+        if len(inv) < n:
+            base = _inv_powers(n)
+            inv = base * self.mul if self.fold else base
+            self._inv = inv
+        return inv
 
     # ------------------------------------------------------------------ features
     def _buckets(self, text: str) -> tuple[np.ndarray, int, np.ndarray, int]:
