@@ -148,7 +148,7 @@ class Client:
         reader = P.FrameReader()
         while True:
             s.settimeout(max(0.001, deadline - time.monotonic()))
-            data = s.recv(65536)
+            data = s.recv(P.RECV_CHUNK)
             if not data:
                 raise OSError("the server closed the connection")
             for item in reader.feed(data):
@@ -257,7 +257,7 @@ class Client:
             ready, _, _ = select.select([sock], [], [], max(0.0, wait))
             if not ready:
                 return
-            data = sock.recv(262144)
+            data = sock.recv(P.RECV_CHUNK)
         except (OSError, ValueError) as exc:
             self._drop(gen, f"receive failed: {exc}")
             return

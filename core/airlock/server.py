@@ -77,7 +77,7 @@ def probe(path: str | os.PathLike[str] | None = None, timeout: float = 1.0) -> d
         s.sendall(P.request("probe", "status"))
         reader, deadline = P.FrameReader(), time.monotonic() + timeout
         while time.monotonic() < deadline:
-            data = s.recv(65536)
+            data = s.recv(P.RECV_CHUNK)
             if not data:
                 return None
             for item in reader.feed(data):
@@ -390,7 +390,7 @@ class Server:
             end = time.monotonic() + 0.5
             got = 0
             while time.monotonic() < end and got < 1 << 20:
-                chunk = sock.recv(65536)
+                chunk = sock.recv(P.RECV_CHUNK)
                 if not chunk:
                     break
                 got += len(chunk)
@@ -442,7 +442,7 @@ class Server:
                 if not poller.poll(wait_ms):
                     continue
                 try:
-                    data = conn.sock.recv(262144)
+                    data = conn.sock.recv(P.RECV_CHUNK)
                 except OSError:
                     break
                 if not data:
