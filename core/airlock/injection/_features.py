@@ -299,19 +299,23 @@ def extract(text: str, spec: FeatureSpec) -> Families:
         return Families([], [])
     mixed, flat = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits, spec.version)
     chars = mixed[:len(c_accs)]
-    if spec.version >= 2 and chars:
-        _null_runs(cp, chars, [k for k in spec.char_ngrams if k <= len(cp)], spec.null_bucket)
+    if spec.version >= 2 and chars and has_run4(cp):
+        null_runs(cp, chars, [k for k in spec.char_ngrams if k <= len(cp)], spec.null_bucket)
     return Families([(h, _arange(len(h))) for h in chars],
                     [(g, starts[:len(g)]) for g in mixed[len(c_accs):]], flat)
 
 
-def _null_runs(cp: np.ndarray, chars: list[np.ndarray], orders: list[int], null: int) -> None:
-    """Send every char n-gram that lies inside a run of one repeated character, past the run's first
-    n-gram, to the null bucket (in place). Cheap when there is no run of 4+: one check."""
+def has_run4(cp: np.ndarray) -> bool:
+    """Whether four equal code points follow each other somewhere (one compare and one memchr-like
+    search: the common answer, no, costs next to nothing)."""
     same = cp[1:] == cp[:-1]                      # same[j]: cp[j + 1] == cp[j]
-    run3 = same[:-2] & same[1:-1] & same[2:]      # cp[j .. j+3] all equal
-    if not run3.any():
-        return
+    return same.tobytes().find(b"\x01\x01\x01") >= 0
+
+
+def null_runs(cp: np.ndarray, chars: list[np.ndarray], orders: list[int], null: int) -> None:
+    """Send every char n-gram that lies inside a run of one repeated character, past the run's first
+    n-gram, to the null bucket (in place). ``chars[i]`` holds the grams of order ``sorted(orders)[i]``."""
+    same = cp[1:] == cp[:-1]
     csum = np.concatenate(([0], np.cumsum(same, dtype=np.int64)))
     for h, k in zip(chars, sorted(orders)):
         m = len(h)

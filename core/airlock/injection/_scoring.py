@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ._features import (_BIGRAM_K, _CHAR_SALT, _FIB, _LEN_K, _M64, _PK, _WORD_SALT, _WORD_TABLE, FeatureSpec,
-                        _inv_powers, _mix, _powers)
+                        _inv_powers, _mix, _powers, has_run4, null_runs)
 
 __all__ = ["WindowScorer", "Best"]
 
@@ -143,8 +143,10 @@ class WindowScorer:
                 rows[r, max(0, n - k + 1):] = pad
             for r in self.c_unused:
                 rows[r] = pad
-            if self.spec.version >= 2 and n >= 4:
-                self._null_runs(cp, rows, n)
+            if self.spec.version >= 2 and n >= 4 and has_run4(cp):
+                present = [(r, k) for r, k in self.c_used if k <= n]
+                null_runs(cp, [rows[r, :n - k + 1] for r, k in present], [k for _, k in present],
+                          self.spec.null_bucket)
         if self.w_rows and m:
             rows = b[self.c_rows * n:].reshape(self.w_rows, m)
             for r, k in self.w_used:
@@ -190,22 +192,6 @@ class WindowScorer:
             nxt += h[k:]
             acc = nxt
         rows += self.w_salts
-
-    def _null_runs(self, cp: np.ndarray, rows: np.ndarray, n: int) -> None:
-        """Version 2: a char n-gram inside a run of one repeated character, past the run's first, goes to
-        the null bucket. One check when there is no run of 4+."""
-        same = cp[1:] == cp[:-1]                      # same[j]: cp[j + 1] == cp[j]
-        if same.tobytes().find(b"\x01\x01\x01") < 0:   # no cp[j .. j+3] all equal (bytes.find: one call)
-            return
-        csum = np.concatenate(([0], np.cumsum(same, dtype=np.int64)))
-        null = self.spec.null_bucket
-        for r, k in self.c_used:
-            mk = n - k + 1
-            if mk < 2:
-                continue
-            i = np.arange(1, mk)     # gram i covers cp[i-1 .. i+k-1] all equal <=> same[i-1 .. i+k-2]
-            inside = (csum[i + k - 1] - csum[i - 1]) == k
-            rows[r, 1:mk][inside] = null
 
     # ------------------------------------------------------------------ scoring
     def best(self, text: str) -> Best:
