@@ -10,6 +10,8 @@ Prints one table (microseconds). Rows:
   socket before_tool  RemoteDecider.before_tool, persistent connection, policy allow rule
   ... no audit        the same with the audit log off (to show what the log costs)
   50 agent processes  50 processes, each its own connection, all calling at once
+Then where a socket before_tool's time goes: the client's call, the server's dispatch and the two hops
+between them, from timestamps taken in both processes (one monotonic clock).
 The server runs in its own process (as in real use), so client and server never share a GIL.
 No timing asserts (see tests/benchmarks rules); the target is p50 <= 1.5 x (echo + scan)
 and p99 < 1 ms idle, and the table prints both numbers next to each other.
@@ -39,6 +41,8 @@ from airlock.injection import Scanner
 from airlock.policy import PolicyStore
 from airlock.server import Server
 
+#: marks the calls whose two socket hops are timed (perf_counter is CLOCK_MONOTONIC: one clock for all processes)
+HOP_MARK = b'"bench_hop"'
 PAYLOAD = {"path": "/home/user/project/README.md",
            "note": ("Summarise the installation section and list the supported platforms. " * 16)[:960]}
 
@@ -106,10 +110,21 @@ def timed_calls(fn, n: int) -> list[float]:
 def serve(d: Path, audit: bool) -> None:
     """The server in its own process, as in real use (agents never share its interpreter)."""
     server = Server(make_engine(d, audit), d / "airlock.sock").start()
+    hops: list[tuple[float, float]] = []   # (frame taken up, answer sent) of the marked calls
+    dispatch = server._dispatch
+
+    def timed_dispatch(conn: object, frame: bytes) -> None:
+        t0 = time.perf_counter()
+        dispatch(conn, frame)  # type: ignore[arg-type]
+        if HOP_MARK in frame:
+            hops.append((t0, time.perf_counter()))
+
+    server._dispatch = timed_dispatch  # type: ignore[method-assign]
     print("READY", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server._stopped.set())
     server.serve_forever()
     server.stop()
+    (d / "hops.json").write_text(json.dumps(hops))
 
 
 def agent(sock: str, count: int) -> None:
@@ -172,6 +187,12 @@ def main() -> None:
             for name, fn in cases.items():
                 samples[name].extend(timed_calls(fn, batch))
         rows = [row(name, xs) for name, xs in samples.items()]
+        hop_calls = []  # (call start, call return) on this side, for the hop breakdown
+        for i in range(min(n, 1000)):
+            ev = BeforeToolEvent(tool_name="read_file", tool_input={**PAYLOAD, "bench_hop": i})
+            t0 = time.perf_counter()
+            deciders[True].before_tool(ev)
+            hop_calls.append((t0, time.perf_counter()))
 
         sock = tmp / "srv-True" / "airlock.sock"
         per_agent = max(40, n // args.agents)
@@ -197,6 +218,7 @@ def main() -> None:
         for srv in servers:
             srv.terminate()
             srv.wait(10)
+    hops = json.loads((tmp / "srv-True" / "hops.json").read_text())[-len(hop_calls):]
 
     print(f"\nAirlock socket benchmark (python {sys.version.split()[0]}, n={n}, times in microseconds)\n")
     print(f"{'case':30} {'p50':>9} {'p99':>9} {'max':>10} {'calls':>7}")
@@ -211,6 +233,12 @@ def main() -> None:
     print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"socket overhead over the in-process engine: p50 {sock[1] - inproc:.1f} us")
     print(f"{args.agents} agent processes: {throughput:,.0f} decisions/s total (server is one process)")
+    if len(hops) == len(hop_calls):
+        med = lambda xs: statistics.median(xs) * 1e6  # noqa: E731
+        print(f"where a socket before_tool's time goes ({len(hops)} marked calls, p50 us): "
+              f"client -> server dispatch {med([h[0] - c[0] for h, c in zip(hops, hop_calls)]):.1f}, "
+              f"server dispatch {med([h[1] - h[0] for h in hops]):.1f}, "
+              f"server answer -> client return {med([c[1] - h[1] for h, c in zip(hops, hop_calls)]):.1f}")
 
 
 if __name__ == "__main__":
