@@ -107,9 +107,6 @@ class Families:
 
     chars: list[tuple[np.ndarray, np.ndarray]]
     words: list[tuple[np.ndarray, np.ndarray]]
-    #: when short enough to be mixed in one array: every bucket back to back (char orders, then word
-    #: orders), so a scorer can gather all weights with one call; the lists above are views into it
-    flat: np.ndarray | None = None
 
     @property
     def n_chars(self) -> int:
@@ -166,22 +163,6 @@ def _mix(x: np.ndarray, bits: int, version: int = 2) -> np.ndarray:
 
 def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-
-
-def _mix_all(accs: list[np.ndarray], salts: list[np.uint64], bits: int, version: int = 2
-             ) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Salt and mix several hash arrays, in one pass when they are short (fewer numpy calls).
-
-    Returns the mixed arrays and, for the one-pass case, the array they are views of."""
-    if len(accs) == 1 or len(accs[0]) > 1024:  # big arrays: stay cache-sized, one order at a time
-        return [_mix(a + s, bits, version) for a, s in zip(accs, salts)], None
-    mixed = _mix(np.concatenate([a + s for a, s in zip(accs, salts)]), bits, version)
-    out: list[np.ndarray] = []
-    at = 0
-    for a in accs:
-        out.append(mixed[at:at + len(a)])
-        at += len(a)
-    return out, mixed
 
 
 def _char_accs(cp: np.ndarray, spec: FeatureSpec) -> tuple[list[np.ndarray], list[np.uint64]]:
@@ -291,18 +272,19 @@ def _word_accs(cp: np.ndarray, spec: FeatureSpec) -> tuple[list[np.ndarray], lis
 
 
 def extract(text: str, spec: FeatureSpec) -> Families:
-    """Every hashed n-gram of ``text`` with its start position (all orders mixed in one pass)."""
+    """Every hashed n-gram of ``text`` with its start position, one array per order (the reference
+    definition; the run-time scorer, ``_scoring.py``, computes the same buckets in one buffer)."""
     cp = _codepoints(text)
     c_accs, c_salts = _char_accs(cp, spec)
     w_accs, w_salts, starts = _word_accs(cp, spec)
     if not c_accs and not w_accs:
         return Families([], [])
-    mixed, flat = _mix_all(c_accs + w_accs, c_salts + w_salts, spec.bits, spec.version)
+    mixed = [_mix(a + salt, spec.bits, spec.version) for a, salt in zip(c_accs + w_accs, c_salts + w_salts)]
     chars = mixed[:len(c_accs)]
     if spec.version >= 2 and chars and has_run4(cp):
         null_runs(cp, chars, [k for k in spec.char_ngrams if k <= len(cp)], spec.null_bucket)
     return Families([(h, _arange(len(h))) for h in chars],
-                    [(g, starts[:len(g)]) for g in mixed[len(c_accs):]], flat)
+                    [(g, starts[:len(g)]) for g in mixed[len(c_accs):]])
 
 
 def has_run4(cp: np.ndarray) -> bool:
