@@ -123,10 +123,15 @@ def fold_chars(text: str) -> tuple[str, OffsetMap | None]:
     return sub_tracked(_NON_ASCII_RUN, text, lambda m: m.group().translate(_TABLE))
 
 
+# The same on ASCII text, with the lookarounds' characters consumed (an ASCII letter is exactly
+# ``[^\W\d_]`` there): stripped of its lookarounds the pattern matches "e a o" in "the a of",
+# which ordinary prose is full of, so its gate would pass nearly every text.
+SPACED_GATE = r"(?:\A|[^A-Za-z])[A-Za-z](?:[ .\-_*+~/|][A-Za-z]){2,}(?:[^A-Za-z]|\z)"
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": at least three single letters joined by one
 # separator char. Letters are matched one by one and the separator is a single char, so the
 # engine never has two ways to match the same text (no backtracking blow-up).
-_SPACED_RE = _rx.compile(r"(?<![^\W\d_])[^\W\d_](?:[ .\-_*·•+~/|][^\W\d_]){2,}(?![^\W\d_])")
+_SPACED_RE = _rx.compile(r"(?<![^\W\d_])[^\W\d_](?:[ .\-_*·•+~/|][^\W\d_]){2,}(?![^\W\d_])",
+                         gate=SPACED_GATE)
 _SPACED_SEP_RE = _rx.compile(r"[ .\-_*·•+~/|]")
 
 

@@ -279,9 +279,9 @@ class FastPattern:
     """A compiled ``re`` pattern whose searches are accelerated by RE2 (see the module docstring)."""
 
     __slots__ = ("rx", "_pre", "_pre_sur", "exact", "_end_anchor", "pattern", "flags", "groupindex", "groups",
-                 "_gate_src", "_gid")
+                 "_gate_src", "_gid", "_gate_reads_past_end")
 
-    def __init__(self, rx: re.Pattern[str]) -> None:
+    def __init__(self, rx: re.Pattern[str], gate: str | None = None) -> None:
         self.rx = rx
         self.pattern = rx.pattern
         self.flags = rx.flags
@@ -299,8 +299,11 @@ class FastPattern:
         self._end_anchor = "$" in rx.pattern or "\\Z" in rx.pattern
         # the same prefilters for the gate Sets, flags inline ("(?i)")
         pre = "(?i)" if rx.flags & re.IGNORECASE else ""
-        self._gate_src = (pre + src if self._pre is not None else None,
+        self._gate_src = (pre + (src if gate is None else gate) if self._pre is not None else None,
                           pre + prefilter_source(rx.pattern, surrogate=True) if self._pre_sur is not None else None)
+        # a gate that consumes a lookahead's character reads past ``endpos``, where re sees the end
+        # of the string: searches that stop short of the text's end are not gated
+        self._gate_reads_past_end = gate is not None
         self._gid = -1
         if self._pre is not None and len(_registry) < _MAX_GATED:
             self._gid = len(_registry)
@@ -334,7 +337,7 @@ class FastPattern:
         pre, b = self._prefilter(s, pos, end)
         if pre is None:
             return self.rx.search(s, pos, end)
-        if self._gated_out(s):
+        if (end == n or not self._gate_reads_past_end) and self._gated_out(s):
             return None
         match, rx, anchor = pre.Match, self.rx, _UNANCHORED
         misses = 0
@@ -395,6 +398,12 @@ class FastPattern:
         return f"FastPattern({self.rx.pattern[:60]!r}, {mode})"
 
 
-def compile(pattern: str, flags: int = 0) -> FastPattern:  # noqa: A001 - mirrors re.compile
-    """``re.compile`` with an RE2 prefilter (see the module docstring)."""
-    return FastPattern(re.compile(pattern, flags))
+def compile(pattern: str, flags: int = 0, *, gate: str | None = None) -> FastPattern:  # noqa: A001
+    """``re.compile`` with an RE2 prefilter (see the module docstring).
+
+    ``gate``: an RE2 source, for ASCII text, that matches somewhere in every ASCII text the
+    pattern matches; it may consume the characters a lookaround only looks at. It replaces the
+    prefilter in the gate Set, where a prefilter stripped of its lookarounds would match
+    ordinary text (``a`` between two words for a letter-spacing pattern) and gate nothing.
+    """
+    return FastPattern(re.compile(pattern, flags), gate)
