@@ -112,3 +112,19 @@ def test_spacing_gate_is_not_used_when_a_search_stops_short() -> None:
     assert _fold._SPACED_RE.rx.search(text) is None and _fold._SPACED_RE._gated_out(text)
     m = _fold._SPACED_RE.search(text, 0, end)
     assert m is not None and m.group() == "a b c" and m.group() == _fold._SPACED_RE.rx.search(text, 0, end).group()
+
+
+def test_finditer_consults_the_gate_once_not_per_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _rx.compile(r"\bsend\b")
+    text = "please send the file and send the note, then send it again; " * 10
+    calls: list[str] = []
+    real = _rx.FastPattern._gated_out
+
+    def counting(self: _rx.FastPattern, s: str) -> bool:
+        calls.append(s)
+        return real(self, s)
+
+    monkeypatch.setattr(_rx.FastPattern, "_gated_out", counting)
+    got = [m.span() for m in p.finditer(text)]
+    assert got == [m.span() for m in p.rx.finditer(text)] and len(got) == 30
+    assert len(calls) == 1

@@ -339,7 +339,11 @@ class FastPattern:
             return self.rx.search(s, pos, end)
         if (end == n or not self._gate_reads_past_end) and self._gated_out(s):
             return None
-        match, rx, anchor = pre.Match, self.rx, _UNANCHORED
+        return self._next(s, pos, end, pre.Match, b)
+
+    def _next(self, s: str, pos: int, end: int, match: Any, b: bytes) -> re.Match[str] | None:
+        """The leftmost real match in ``s[pos:end]``: RE2 proposes a start, ``re`` decides there."""
+        rx, anchor = self.rx, _UNANCHORED
         misses = 0
         while pos <= end:
             a = match(anchor, b, pos, end)[0][0]
@@ -358,11 +362,17 @@ class FastPattern:
         n = len(s)
         end = n if endpos is None else max(0, min(endpos, n))
         pos = max(0, min(pos, n))
-        if self._prefilter(s, pos, end)[0] is None:
+        pre, b = self._prefilter(s, pos, end)
+        if pre is None:
             yield from self.rx.finditer(s, pos, end)
             return
+        # what ``search`` would settle at every step depends on the text alone: settled once here
+        if (end == n or not self._gate_reads_past_end) and self._gated_out(s):
+            return
+        match, rx = pre.Match, self.rx
         while pos <= end:
-            m = self.search(s, pos, end)
+            # = self.search(s, pos, end), which hands a tail shorter than _MIN_LEN to plain re
+            m = rx.search(s, pos, end) if end - pos < _MIN_LEN else self._next(s, pos, end, match, b)
             if m is None:
                 return
             yield m
