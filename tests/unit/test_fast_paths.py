@@ -16,9 +16,12 @@ import random
 import re
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airlock import _audit_format as F
 from airlock import _redact
@@ -312,3 +315,46 @@ def test_record_written_by_the_log_is_unchanged_in_shape(tmp_path: Path) -> None
     assert line["call_id"] == "0f3a9c2b7d1e4f5a8b6c9d0e1f2a3b4c" and line["tool_input"]["note"] == _PLAIN[0]
     assert _SECRETS[0] not in json.dumps(line)
     assert verify(tmp_path / "a.jsonl").ok
+
+
+# --------------------------------------------------------------------------- audit timestamps
+@settings(max_examples=3000, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2999, 12, 31), timezones=st.just(timezone.utc)))
+def test_record_timestamps_need_no_redaction(when: datetime) -> None:
+    """``prepare`` skips the redactor for a timestamp in ``utc_iso``'s exact format; that is only
+    the same record if the redactor leaves every such timestamp alone, across all of time."""
+    from airlock.events import utc_iso
+
+    ts = utc_iso(when.timestamp())
+    assert F._UTC_ISO.fullmatch(ts)
+    assert F._engine_then_interim(ts) == ts
+
+
+def test_a_timestamp_of_another_shape_still_goes_through_the_redactor() -> None:
+    key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3rS5tU7vW9xY1zA3bC5dE7f"
+    base = dict(session_id="s-1", agent_name="a", tool_name="t", tool_input={}, execution_time_ms=None, error=None,
+                event="before_tool", decision="allowed", decided_by="rule:x")
+    red = F.safe_text(F.current_redactor())
+    odd = F.prepare(AuditRecord(timestamp="2026-11-23T10:00:00+00:00 " + key, **base), red)
+    assert key not in odd["timestamp"] and odd["timestamp"].startswith("2026-11-23T10:00:00+00:00 ")
+    plain = F.prepare(AuditRecord(timestamp="2026-11-23T10:00:00.123456+00:00", **base), red)
+    assert plain["timestamp"] == "2026-11-23T10:00:00.123456+00:00"
+
+
+def test_prepare_does_not_send_its_own_timestamp_to_the_redactor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.events import utc_iso
+
+    F._engine_then_interim("warm up")  # binds F._layered
+    seen: list[str] = []
+    real = F._layered
+
+    def spy(s: str) -> str:
+        seen.append(s)
+        return real(s)
+
+    monkeypatch.setattr(F, "_layered", spy)
+    ts = utc_iso(1_234_567_890.123456)
+    rec = AuditRecord(timestamp=ts, session_id="s-1", agent_name="a", tool_name="t", tool_input={},
+                      execution_time_ms=None, error=None, event="before_tool", decision="allowed", decided_by="rule:x")
+    body = F.prepare(rec, F.safe_text(F.current_redactor()))
+    assert body["timestamp"] == ts and ts not in seen
