@@ -6,6 +6,8 @@ ratio. Three kinds of text: benign prose; "near-miss" prose dense with the words
 the detectors pair up (send, delete, instructions, ... : the slow case); benign
 prose with one attack sentence in the middle. No asserts:
 compare with the reference figures (about 250 us for 200 chars, 9 ms for 10 kB).
+Then where a scan's time goes: normalization and each detector, timed inside
+whole scans.
 
     PYTHONPATH=core .venv/bin/python tests/benchmarks/bench_scan.py
 """
@@ -16,6 +18,7 @@ import random
 import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 from airlock.injection import Scanner
@@ -67,6 +70,61 @@ def median_us(fn: Callable[[], object], budget_s: float = 1.5, max_reps: int = 2
     return statistics.median(times) * 1e6
 
 
+def stage_medians(text: str, reps: int) -> tuple[float, dict[str, float]]:
+    """(median whole scan, median per stage) in us, wall clock: normalization and every detector timed
+    inside whole scans. A detector timed alone in a loop looks faster: nothing evicts its caches."""
+    from airlock.injection import scanner as scanner_module
+    from airlock.injection.detectors import default_detectors
+
+    clock = time.perf_counter
+    acc: dict[str, list[float]] = defaultdict(list)
+    detectors = default_detectors()
+    for d in detectors:
+        def timed(views: object, real: Callable[[object], object] = d.scan, name: str = d.name) -> object:
+            t = clock()
+            out = real(views)
+            acc[name].append(clock() - t)
+            return out
+        d.scan = timed  # type: ignore[method-assign]
+    real_normalize = scanner_module.normalize
+
+    def normalize(*args: object, **kwargs: object) -> object:
+        t = clock()
+        out = real_normalize(*args, **kwargs)
+        acc["normalize"].append(clock() - t)
+        return out
+
+    scanner = Scanner(detectors=detectors, max_input_chars=2_000_000)
+    scanner_module.normalize = normalize  # type: ignore[assignment]
+    try:
+        for _ in range(5):
+            scanner.scan(text, source="document")
+        acc.clear()
+        totals = []
+        for _ in range(reps):
+            t = clock()
+            scanner.scan(text, source="document")
+            totals.append(clock() - t)
+    finally:
+        scanner_module.normalize = real_normalize
+    return statistics.median(totals) * 1e6, {k: statistics.median(v) * 1e6 for k, v in acc.items()}
+
+
+def print_stages() -> None:
+    cases = (("benign 200", prose(200), 2000), ("benign 10 kB", prose(10_000), 300),
+             ("near-miss 10 kB", triggery(10_000), 100))
+    results = [stage_medians(text, reps) for _, text, reps in cases]
+    print("\nwhere a scan's time goes (p50 us inside whole scans, wall clock)")
+    print(f"{'stage':<24}" + "".join(f"{name:>18}" for name, _, _ in cases))
+    order = sorted(results[1][1], key=lambda k: -results[1][1][k])
+    shown = order[:8]
+    for stage in shown:
+        print(f"{stage:<24}" + "".join(f"{r[1].get(stage, 0.0):>18.1f}" for r in results))
+    print(f"{'other detectors':<24}" + "".join(
+        f"{sum(v for k, v in r[1].items() if k not in shown):>18.1f}" for r in results))
+    print(f"{'whole scan':<24}" + "".join(f"{r[0]:>18.1f}" for r in results))
+
+
 def main() -> int:
     scanner = Scanner(max_input_chars=2_000_000)
     from airlock.injection import _rx
@@ -80,6 +138,7 @@ def main() -> int:
             base = median_us(text.lower)
             level = scanner.scan(text, source="document").level.name
             print(f"{label + ' ' + name:<24}{scan:>11.1f} us{base:>9.1f} us{scan / base:>9.0f}x   {level}")
+    print_stages()
     return 0
 
 
