@@ -32,6 +32,10 @@ _UTEXT = st.lists(st.sampled_from(list("abc ignore.!?\n%0x1 \té\u00a0\u2003–�
                                   + ["instructions", "ignore ", "end of system"]), max_size=120).map("".join)
 
 
+def _mark(m: re.Match[str]) -> str:
+    return f"<{m.group().upper()}|{m.lastgroup}>"
+
+
 def _norm(m: re.Match[str] | None) -> tuple[object, ...] | None:
     return None if m is None else (m.span(), m.lastgroup, m.groups())
 
@@ -45,6 +49,7 @@ def test_fast_pattern_equals_re(src: str, text: str, pos: int, endpos: int) -> N
     assert [_norm(m) for m in fast.finditer(text)] == [_norm(m) for m in slow.finditer(text)]
     assert [_norm(m) for m in fast.finditer(text, pos, endpos)] == [_norm(m) for m in slow.finditer(text, pos, endpos)]
     assert fast.sub("#", text) == slow.sub("#", text)
+    assert fast.sub(_mark, text) == slow.sub(_mark, text)
     assert fast.findall(text) == slow.findall(text)
 
 
