@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ._decode import Budget, Candidate, decode_tags, find_encoded, find_transformed
-from ._fold import INVISIBLE_RE, collapse_letter_spacing, collapse_whitespace, count_suspicious, fold_chars, unleet
+from ._fold import (INVISIBLE_RE, collapse_letter_spacing, collapse_whitespace, count_suspicious, fold_chars,
+                    non_ascii, unleet)
 from ._offsets import OffsetMap
 
 __all__ = ["normalize", "Views", "Decoded", "Segment", "OffsetMap"]
@@ -31,6 +32,7 @@ _MIN_DECODE_BUDGET = 4096
 # a Latin letter glued to a Greek/Cyrillic one: the signature of a look-alike substitution
 _MIXED_SCRIPT_RE = _rx.compile(r"[A-Za-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][A-Za-z]")
 _FULLWIDTH_RE = _rx.compile(r"[\uff01-\uff5e]")
+_GREEK_CYRILLIC_RE = _rx.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +112,14 @@ class Views:
 def _fold(text: str) -> tuple[str, str, OffsetMap, OffsetMap | None, frozenset[str]]:
     """(plain, folded, folded->original map, plain->original map, tricks undone)."""
     tricks: set[str] = set()
-    plain, m1 = fold_chars(text)
-    if not text.isascii():
-        if INVISIBLE_RE.search(text):
+    na = "" if text.isascii() else non_ascii(text)
+    plain, m1 = fold_chars(text, na)
+    if na:  # one-char classes: present in the text iff present among its non-ASCII chars
+        if INVISIBLE_RE.search(na):
             tricks.add("invisible")
-        if _MIXED_SCRIPT_RE.search(text):
+        if _GREEK_CYRILLIC_RE.search(na) and _MIXED_SCRIPT_RE.search(text):
             tricks.add("homoglyph")
-        if _FULLWIDTH_RE.search(text):
+        if _FULLWIDTH_RE.search(na):
             tricks.add("fullwidth")
     spaced, m2 = collapse_letter_spacing(plain)
     if m2 is not None:
