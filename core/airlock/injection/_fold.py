@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from . import _rx
+from ._rx import non_ascii
 from ._offsets import OffsetMap, sub_tracked
 
 __all__ = [
@@ -112,20 +113,8 @@ _TABLE = _FoldTable()
 _NON_ASCII_RUN = _rx.compile(r"[^\x00-\x7f]+")
 
 
-_ASCII_BYTES = bytes(range(128))
 #: up to this many distinct non-ASCII chars, ``fold_chars`` replaces them one by one
 _FEW_DISTINCT = 16
-
-
-def non_ascii(text: str) -> str:
-    """The non-ASCII characters of ``text``, in order, ASCII dropped.
-
-    Encode and ``bytes.translate`` run at C speed (about 3 ns a char). A regex pass or
-    ``str.translate`` over a mostly-ASCII text costs 20-100 ns a char, and one curly quote in
-    10 kB of prose is enough to take every such path. So checks for invisible, look-alike or
-    tag characters read this extract instead of the whole text.
-    """
-    return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
 
 
 def _translate(text: str, chars: set[str]) -> str:
@@ -157,10 +146,11 @@ def fold_chars(text: str, na: str | None = None) -> tuple[str, OffsetMap | None]
     return sub_tracked(_NON_ASCII_RUN, text, lambda m: m.group().translate(_TABLE))
 
 
-# The same on ASCII text, with the lookarounds' characters consumed (an ASCII letter is exactly
-# ``[^\W\d_]`` there): stripped of its lookarounds the pattern matches "e a o" in "the a of",
-# which ordinary prose is full of, so its gate would pass nearly every text.
-SPACED_GATE = r"(?:\A|[^A-Za-z])[A-Za-z](?:[ .\-_*+~/|][A-Za-z]){2,}(?:[^A-Za-z]|\z)"
+# The same with the lookarounds' characters consumed, for the gate: stripped of its lookarounds the
+# pattern matches "e a o" in "the a of", which ordinary prose is full of. On ASCII text a letter is
+# exactly [A-Za-z]; on surrogate bytes a non-ASCII letter reads "x", a non-ASCII digit "0", and the
+# separators "·" and "•" read "?" (so "?" is a separator here: a superset).
+SPACED_GATE = r"(?:\A|[^A-Za-z])[A-Za-z](?:[ .\-_*?+~/|][A-Za-z]){2,}(?:[^A-Za-z]|\z)"
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": at least three single letters joined by one
 # separator char. Letters are matched one by one and the separator is a single char, so the
 # engine never has two ways to match the same text (no backtracking blow-up).

@@ -36,7 +36,7 @@ try:  # optional accelerator
 except Exception:  # pragma: no cover - depends on the environment
     _re2 = None
 
-__all__ = ["compile", "FastPattern", "accelerated", "prefilter_source"]
+__all__ = ["compile", "FastPattern", "accelerated", "prefilter_source", "non_ascii"]
 
 #: below this many characters the plain ``re`` search is as fast as a trip through RE2
 _MIN_LEN = 48
@@ -56,28 +56,88 @@ _COUNT_RE = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 _MAX_COUNT = 32
 
 
+# one non-ASCII char per surrogate class (see _SurrogateTable): a letter, a decimal digit, a space, other
+_REPRESENTATIVES = (("x", "\u00e9"), ("0", "\u0663"), (" ", "\u2003"), ("?", "\u2014"))
+_NON_ASCII_ESCAPE = re.compile(r"\\(?:[xuUN0-9])")
+
+
+def _surrogates_to_add(cls: str) -> str:
+    """The surrogate chars a negated class must also accept so that it matches, on surrogate bytes,
+    wherever it matches a non-ASCII char in the text.
+
+    When the class is written in ASCII with no escape that can name a non-ASCII char, whether it
+    matches a non-ASCII char depends only on that char's class (\\w, \\d, \\s: exactly what its
+    surrogate keeps), so one representative per surrogate decides. Otherwise: all four.
+    """
+    if not cls.isascii() or _NON_ASCII_ESCAPE.search(cls):
+        return "x0 ?"
+    try:
+        rx = re.compile(cls)
+    except re.error:
+        return "x0 ?"
+    return "".join(sur for sur, rep in _REPRESENTATIVES if rx.fullmatch(rep) and not rx.fullmatch(sur))
+
+
+def _surrogate_class(cls: str) -> str:
+    """A character class with each non-ASCII member replaced by its surrogate char: it then accepts,
+    on surrogate bytes, every position where the class accepted a non-ASCII char (and maybe more)."""
+    start = 2 if cls.startswith("[^") else 1
+    out = [cls[:start]]
+    k, end = start, len(cls) - 1  # cls[end] is the closing "]"
+    while k < end:
+        ch = cls[k]
+        if ch == "\\" and not (k + 1 < end and ord(cls[k + 1]) > 127):
+            out.append(cls[k:k + 2])
+            k += 2
+            continue
+        if ch == "\\":  # an escaped non-ASCII member: the member itself
+            k += 1
+            ch = cls[k]
+        if ord(ch) > 127:
+            if cls[k - 1] == "-" or (k + 1 < end and cls[k + 1] == "-"):
+                raise ValueError("a non-ASCII range end has no surrogate range")
+            out.append(chr(_SURROGATES[ord(ch)]))  # x, 0, space or ?: literal inside a class
+        else:
+            out.append(ch)
+        k += 1
+    out.append("]")
+    return "".join(out)
+
+
 def prefilter_source(src: str, surrogate: bool = False) -> str:
     """``src`` with every lookaround group removed and ``$`` widened, so it matches a superset.
 
-    ``surrogate``: the variant used on non-ASCII text searched through its surrogate (see
-    ``_surrogate``): negated classes also accept the surrogate characters.
+    ``surrogate``: the variant used on non-ASCII text searched through its surrogate bytes (see
+    ``_SurrogateTable``): a non-ASCII literal becomes its surrogate char, and a negated class also
+    accepts the surrogates of the non-ASCII chars it matches. Raises ValueError where that cannot
+    be a superset (a non-ASCII char ending a range).
     """
     out: list[str] = []
     i, n = 0, len(src)
     while i < n:
         c = src[i]
         if c == "\\":
-            out.append(src[i:i + 2])
-            i += 2
-            continue
+            if surrogate and i + 1 < n and ord(src[i + 1]) > 127:  # an escaped non-ASCII literal
+                c, i = src[i + 1], i + 1
+            else:
+                out.append(src[i:i + 2])
+                i += 2
+                continue
         if c == "[":
             j = class_end(src, i)
             cls = src[i:j]
-            # a negated class can match any non-ASCII char, whatever surrogate stands for it
-            if surrogate and cls.startswith("[^"):
-                cls = f"(?:{cls}|[x0 ?])"
+            if surrogate:
+                mapped = _surrogate_class(cls) if not cls.isascii() else cls
+                # a negated class can match non-ASCII chars; let it accept their surrogates too
+                extra = _surrogates_to_add(cls) if cls.startswith("[^") else ""
+                cls = f"(?:{mapped}|[{extra}])" if extra else mapped
             out.append(cls)
             i = j
+            continue
+        if surrogate and ord(c) > 127:
+            sur = chr(_SURROGATES[ord(c)])
+            out.append("\\?" if sur == "?" else sur)
+            i += 1
             continue
         if c == "(" and src.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
             end = group_end(src, i)
@@ -182,9 +242,36 @@ def _as_bytes(s: str) -> tuple[bytes | None, bool]:
     return e[1], e[2]
 
 
+_ASCII_BYTES = bytes(range(128))
+#: up to this many distinct non-ASCII chars, ``_encode`` replaces them one by one
+_FEW_DISTINCT = 16
+
+
+def non_ascii(text: str) -> str:
+    """The non-ASCII characters of ``text``, in order, ASCII dropped.
+
+    Encode and ``bytes.translate`` run at C speed (about 3 ns a char), where a regex pass or a
+    ``str.translate`` over a mostly-ASCII text costs 20-100 ns a char: one curly quote or emoji
+    in 10 kB of prose is enough to take those paths. Checks for particular non-ASCII characters
+    read this extract instead of the whole text.
+    """
+    return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+
+
+def _surrogate_text(s: str) -> str:
+    """``s.translate(_SURROGATES)``: by one ``str.replace`` per distinct non-ASCII char when they are
+    few (each becomes one ASCII char, so the replacements cannot interfere)."""
+    chars = set(non_ascii(s))
+    if len(chars) > _FEW_DISTINCT:
+        return s.translate(_SURROGATES)
+    for c in chars:
+        s = s.replace(c, chr(_SURROGATES[ord(c)]))
+    return s
+
+
 def _encode(s: str) -> tuple[bytes | None, bool]:
     sur = not s.isascii()
-    b: bytes | None = s.translate(_SURROGATES).encode("ascii") if sur else s.encode("ascii")
+    b: bytes | None = _surrogate_text(s).encode("ascii") if sur else s.encode("ascii")
     if any(c in b for c in _ODD_SPACES):  # memchr each: far cheaper than a regex pass
         b = None
     return b, sur
@@ -291,16 +378,23 @@ class FastPattern:
         #: the prefilter is the pattern itself: every RE2 candidate is a real match
         self.exact = src == rx.pattern
         self._pre = _re2_compile(src, rx.flags, capture=False)
-        # the non-ASCII variant only for ASCII, case-sensitive patterns (no Unicode case folding to mimic)
+        # the non-ASCII variant only for case-sensitive patterns (no Unicode case folding to mimic)
         self._pre_sur = None
-        if self._pre is not None and rx.pattern.isascii() and not rx.flags & re.IGNORECASE:
-            self._pre_sur = _re2_compile(prefilter_source(rx.pattern, surrogate=True), rx.flags, capture=False)
+        # (nor under re.ASCII, where a non-ASCII letter is not \w although its surrogate "x" is)
+        sur_src: str | None = None
+        if self._pre is not None and not rx.flags & (re.IGNORECASE | re.ASCII):
+            try:
+                sur_src = prefilter_source(rx.pattern, surrogate=True)
+            except ValueError:
+                sur_src = None
+            if sur_src is not None:
+                self._pre_sur = _re2_compile(sur_src, rx.flags, capture=False)
         # RE2 does not let ``$``/``\\z`` match at an ``endpos`` short of the text's end (re does)
         self._end_anchor = "$" in rx.pattern or "\\Z" in rx.pattern
         # the same prefilters for the gate Sets, flags inline ("(?i)")
         pre = "(?i)" if rx.flags & re.IGNORECASE else ""
         self._gate_src = (pre + (src if gate is None else gate) if self._pre is not None else None,
-                          pre + prefilter_source(rx.pattern, surrogate=True) if self._pre_sur is not None else None)
+                          pre + (sur_src if gate is None else gate) if self._pre_sur is not None else None)
         # a gate that consumes a lookahead's character reads past ``endpos``, where re sees the end
         # of the string: searches that stop short of the text's end are not gated
         self._gate_reads_past_end = gate is not None
@@ -427,8 +521,9 @@ class FastPattern:
 def compile(pattern: str, flags: int = 0, *, gate: str | None = None) -> FastPattern:  # noqa: A001
     """``re.compile`` with an RE2 prefilter (see the module docstring).
 
-    ``gate``: an RE2 source, for ASCII text, that matches somewhere in every ASCII text the
-    pattern matches; it may consume the characters a lookaround only looks at. It replaces the
+    ``gate``: an RE2 source that matches somewhere in every text the pattern matches, read as
+    ASCII text or as surrogate bytes (``_SurrogateTable``); it may consume the characters a
+    lookaround only looks at. It replaces the
     prefilter in the gate Set, where a prefilter stripped of its lookarounds would match
     ordinary text (``a`` between two words for a letter-spacing pattern) and gate nothing.
     """
