@@ -57,7 +57,10 @@ _MAX_COUNT = 32
 
 
 # one non-ASCII char per surrogate class (see _SurrogateTable): a letter, a decimal digit, a space, other
-_REPRESENTATIVES = (("x", "\u00e9"), ("0", "\u0663"), (" ", "\u2003"), ("?", "\u2014"))
+_REPRESENTATIVES = (("x", "\u00e9"), ("0", "\u0663"), ("\f", "\u2003"), ("?", "\u2014"))
+#: how a surrogate char is written inside a class (the form feed as an escape, not a raw control char)
+_IN_CLASS = {"x": "x", "0": "0", "\f": "\\f", "?": "?"}
+_ALL_SURROGATES = "x0\\f?"
 _NON_ASCII_ESCAPE = re.compile(r"\\(?:[xuUN0-9])")
 
 
@@ -70,12 +73,12 @@ def _surrogates_to_add(cls: str) -> str:
     surrogate keeps), so one representative per surrogate decides. Otherwise: all four.
     """
     if not cls.isascii() or _NON_ASCII_ESCAPE.search(cls):
-        return "x0 ?"
+        return _ALL_SURROGATES
     try:
         rx = re.compile(cls)
     except re.error:
-        return "x0 ?"
-    return "".join(sur for sur, rep in _REPRESENTATIVES if rx.fullmatch(rep) and not rx.fullmatch(sur))
+        return _ALL_SURROGATES
+    return "".join(_IN_CLASS[sur] for sur, rep in _REPRESENTATIVES if rx.fullmatch(rep) and not rx.fullmatch(sur))
 
 
 def _surrogate_class(cls: str) -> str:
@@ -96,7 +99,7 @@ def _surrogate_class(cls: str) -> str:
         if ord(ch) > 127:
             if cls[k - 1] == "-" or (k + 1 < end and cls[k + 1] == "-"):
                 raise ValueError("a non-ASCII range end has no surrogate range")
-            out.append(chr(_SURROGATES[ord(ch)]))  # x, 0, space or ?: literal inside a class
+            out.append(_IN_CLASS[chr(_SURROGATES[ord(ch)])])
         else:
             out.append(ch)
         k += 1
@@ -136,7 +139,7 @@ def prefilter_source(src: str, surrogate: bool = False) -> str:
             continue
         if surrogate and ord(c) > 127:
             sur = chr(_SURROGATES[ord(c)])
-            out.append("\\?" if sur == "?" else sur)
+            out.append("\\?" if sur == "?" else "\\f" if sur == "\f" else sur)
             i += 1
             continue
         if c == "(" and src.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
@@ -208,15 +211,17 @@ _gates: tuple[int, dict[bool, list[Any]]] = (0, {})
 class _SurrogateTable(dict):  # type: ignore[type-arg]
     """str.translate table: each non-ASCII char -> one ASCII char of the same regex class.
 
-    Decimal digits -> "0", other word chars -> "x", whitespace -> " ", anything else -> "?".
+    Decimal digits -> "0", other word chars -> "x", whitespace -> "\\f", anything else -> "?".
     So ``\\b``, ``\\w``, ``\\d``, ``\\s`` and ``.`` say the same about the surrogate as about
-    the real character; offsets stay equal (one char for one char).
+    the real character; offsets stay equal (one char for one char). Whitespace reads as a form
+    feed, not a space: patterns name the space (``[^\\S \\n]``) and almost never the form feed,
+    so a class that excludes the space need not accept every space of the text.
     """
 
     def __missing__(self, cp: int) -> int:
         c = chr(cp)
         r = cp if cp < 128 else ord("0" if c.isdecimal() else "x" if c.isalnum() or c == "_" else
-                                    " " if c.isspace() else "?")
+                                    "\f" if c.isspace() else "?")
         if len(self) < 65536:
             self[cp] = r
         return r
