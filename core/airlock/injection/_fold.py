@@ -8,10 +8,10 @@ every pattern. All steps are a ``str.translate`` or one regex pass (linear).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from . import _rx
+from ._leet import unleet
 from ._rx import non_ascii
 from ._offsets import OffsetMap, sub_tracked
 
@@ -171,29 +171,6 @@ _WS_RE = _rx.compile(r"[^\S\n]+\n\s*|\n\s+|[^\S\n]{2,}|[^\S \n]")
 def collapse_whitespace(text: str) -> tuple[str, OffsetMap | None]:
     """Runs of whitespace become one space, or one newline if the run holds a line break."""
     return sub_tracked(_WS_RE, text, lambda m: "\n" if "\n" in m.group() else " ")
-
-
-# Digits and symbols that stand for letters in leetspeak, applied only to tokens that mix
-# letters and digits ("1gn0r3", "pr3v10u5") so numbers and prices stay numbers.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"})
-# hex-looking tokens ("0xabc", "3f4a1b") are left alone: they are addresses and hashes, not words
-# tokens longer than 20 chars are ids, hashes and wallet addresses ("bc1q..."), never words
-# A token mixing letters and digits, written without lookarounds so the RE2 prefilter is exact;
-# the exceptions (hex like "0xabc" or "3f4a1b", ids longer than 20 chars) are checked per token.
-_LEET_TOKEN_RE = _rx.compile(r"\b(?:[a-z]+[0-9]|[0-9]+[a-z])[a-z0-9]*\b")
-_HEX_TOKEN_RE = re.compile(r"(?:0x)?[0-9a-f]+")
-
-
-def _unleet_token(m: re.Match[str]) -> str:
-    tok = m.group()
-    if len(tok) > 20 or _HEX_TOKEN_RE.fullmatch(tok):
-        return tok  # addresses, hashes and wallet ids, never words
-    return tok.translate(_LEET)
-
-
-def unleet(text: str) -> str:
-    """Undo leetspeak in mixed letter/digit tokens (1:1, so offsets are unchanged)."""
-    return _LEET_TOKEN_RE.sub(_unleet_token, text)
 
 
 def count_suspicious(text: str, na: str | None = None) -> dict[str, int]:
