@@ -98,11 +98,20 @@ class Views:
     #: per-scan memo shared by detectors (lexicon hits ...); not part of the value
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def segments(self) -> Iterator[Segment]:
-        """The folded original first, then every decoded segment."""
-        yield Segment(self.folded, "", self.offsets, 0, len(self.text), 0)
-        for i, d in enumerate(self.decoded, 1):
-            yield Segment(d.folded, d.encoding, None, d.start, d.end, i)
+    def segments(self) -> tuple[Segment, ...]:
+        """The folded original first, then every decoded segment.
+
+        Built once and kept in ``cache``: every detector asks, and a frozen dataclass costs
+        about 2 us to build. Rebuilt if the fields they come from were replaced since."""
+        decoded = tuple(self.decoded)
+        hit = self.cache.get("segments")
+        if (hit is not None and hit[0] is self.folded and hit[1] is self.offsets and hit[2] == len(self.text)
+                and len(hit[3]) == len(decoded) and all(a is b for a, b in zip(hit[3], decoded))):
+            return hit[4]
+        segs = (Segment(self.folded, "", self.offsets, 0, len(self.text), 0),) + tuple(
+            Segment(d.folded, d.encoding, None, d.start, d.end, i) for i, d in enumerate(decoded, 1))
+        self.cache["segments"] = (self.folded, self.offsets, len(self.text), decoded, segs)
+        return segs
 
     @property
     def decoded_texts(self) -> list[str]:
