@@ -9,7 +9,7 @@ import importlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airlock.injection import _decode, _fold, normalize
+from airlock.injection import _decode, _fold, _rx, normalize
 from airlock.injection._offsets import sub_tracked
 
 _MIXED_SCRIPT_RE = importlib.import_module("airlock.injection.normalize")._MIXED_SCRIPT_RE
@@ -52,7 +52,7 @@ def test_fold_chars_equals_translating_the_whole_text(text: str) -> None:
 
 def test_fold_chars_many_distinct_chars_and_chained_replacements() -> None:
     many = "x".join(_ODD) * 3                      # more distinct chars than the replace path takes
-    assert len(set(_fold.non_ascii(many))) > _fold._FEW_DISTINCT
+    assert len(set(_fold.non_ascii(many))) > _rx._FEW_DISTINCT
     assert _fold.fold_chars(many)[0] == _reference_fold(many)[0]
     one = ("Plain prose, then a curly quote \u2019 and more prose. " * 200)
     assert _fold.fold_chars(one)[0] == one.replace("\u2019", "'") == _reference_fold(one)[0]

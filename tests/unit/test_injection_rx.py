@@ -98,9 +98,9 @@ def test_works_without_re2(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_surrogate_text_equals_translating_every_char(text: str) -> None:
     """The surrogate bytes RE2 reads: built by replacing the few distinct non-ASCII chars, or by
     str.translate when there are many; both the same string."""
-    assert _rx._surrogate_text(text) == text.translate(_rx._SURROGATES)
+    assert _rx.translate_non_ascii(text, _rx._SURROGATES) == text.translate(_rx._SURROGATES)
     many = text + "".join(chr(0x4E00 + i) for i in range(_rx._FEW_DISTINCT + 1))
-    assert _rx._surrogate_text(many) == many.translate(_rx._SURROGATES)
+    assert _rx.translate_non_ascii(many, _rx._SURROGATES) == many.translate(_rx._SURROGATES)
     assert _rx.non_ascii(text) == "".join(c for c in text if ord(c) > 127)
 
 

@@ -16,7 +16,7 @@ from . import _rx
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-from ._fold import non_ascii
+from ._rx import non_ascii
 
 __all__ = ["Candidate", "Budget", "find_encoded", "find_transformed", "looks_like_text", "decode_tags"]
 
@@ -290,10 +290,11 @@ _TAG_RUN_RE = _rx.compile("[\U000e0020-\U000e007e]{2,}")
 _TAG_CHAR_RE = re.compile("[\U000e0020-\U000e007e]")
 
 
-def decode_tags(text: str, budget: Budget) -> list[Candidate]:
-    """Unicode tag characters (U+E0020..E007E) spell invisible ASCII: 'ASCII smuggling'."""
+def decode_tags(text: str, budget: Budget, na: str | None = None) -> list[Candidate]:
+    """Unicode tag characters (U+E0020..E007E) spell invisible ASCII: 'ASCII smuggling'.
+    ``na``: ``non_ascii(text)`` when the caller has it already."""
     out: list[Candidate] = []
-    if text.isascii() or not _TAG_CHAR_RE.search(non_ascii(text)):  # tag chars are non-ASCII
+    if text.isascii() or not _TAG_CHAR_RE.search(non_ascii(text) if na is None else na):  # tag chars are non-ASCII
         return out
     for m in _TAG_RUN_RE.finditer(text):
         decoded = "".join(chr(ord(c) - 0xE0000) for c in m.group())

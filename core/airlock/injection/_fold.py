@@ -23,7 +23,6 @@ __all__ = [
     "collapse_whitespace",
     "unleet",
     "count_suspicious",
-    "non_ascii",
 ]
 
 # Zero-width and format characters that render as nothing.
@@ -113,32 +112,13 @@ _TABLE = _FoldTable()
 _NON_ASCII_RUN = _rx.compile(r"[^\x00-\x7f]+")
 
 
-#: up to this many distinct non-ASCII chars, ``fold_chars`` replaces them one by one
-_FEW_DISTINCT = 16
-
-
-def _translate(text: str, chars: set[str]) -> str:
-    """``text.translate(_TABLE)``, by one ``str.replace`` per distinct non-ASCII char when they are
-    few and no replacement holds another of them (then the order of replacements cannot matter)."""
-    if len(chars) > _FEW_DISTINCT:
-        return text.translate(_TABLE)
-    outs = [(c, _TABLE[ord(c)]) for c in chars]
-    if any(isinstance(o, str) and not chars.isdisjoint(o) and o != c for c, o in outs) or any(
-            not isinstance(o, str) for _c, o in outs):
-        return text.translate(_TABLE)
-    for c, o in outs:
-        if o != c:
-            text = text.replace(c, o)
-    return text
-
-
 def fold_chars(text: str, na: str | None = None) -> tuple[str, OffsetMap | None]:
     """NFKD + accent stripping + homoglyph folding + invisible-char removal. Keeps case.
     ``na``: ``non_ascii(text)`` when the caller has it already."""
     if text.isascii():
         return text, None
     chars = set(non_ascii(text) if na is None else na)
-    folded = _translate(text, chars)
+    folded = _rx.translate_non_ascii(text, _TABLE, chars)
     non_unit = _TABLE.non_unit
     if len(folded) == len(text) and non_unit.isdisjoint(chars):  # ASCII chars are never in non_unit
         return folded, None  # every char mapped 1:1: offsets are unchanged

@@ -50,15 +50,7 @@ def unleet(text: str) -> str:
         if len(found) == _FEW_TOKENS:
             return _unleet_vector(text)
         found.append(m)
-    if not found:
-        return text
-    parts: list[str] = []
-    last = 0
-    for m in found:  # (tokens are never empty)
-        parts += (text[last:m.start()], _unleet_token(m))
-        last = m.end()
-    parts.append(text[last:])
-    return "".join(parts)
+    return _rx.splice(text, found, _unleet_token) if found else text  # (tokens are never empty)
 
 
 _np: Any = None

@@ -36,7 +36,8 @@ try:  # optional accelerator
 except Exception:  # pragma: no cover - depends on the environment
     _re2 = None
 
-__all__ = ["compile", "FastPattern", "accelerated", "prefilter_source", "non_ascii"]
+__all__ = ["compile", "FastPattern", "accelerated", "prefilter_source", "non_ascii", "translate_non_ascii",
+           "splice"]
 
 #: below this many characters the plain ``re`` search is as fast as a trip through RE2
 _MIN_LEN = 48
@@ -248,7 +249,7 @@ def _as_bytes(s: str) -> tuple[bytes | None, bool]:
 
 
 _ASCII_BYTES = bytes(range(128))
-#: up to this many distinct non-ASCII chars, ``_encode`` replaces them one by one
+#: up to this many distinct non-ASCII chars, ``translate_non_ascii`` replaces them one by one
 _FEW_DISTINCT = 16
 
 
@@ -263,20 +264,41 @@ def non_ascii(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
 
 
-def _surrogate_text(s: str) -> str:
-    """``s.translate(_SURROGATES)``: by one ``str.replace`` per distinct non-ASCII char when they are
-    few (each becomes one ASCII char, so the replacements cannot interfere)."""
-    chars = set(non_ascii(s))
+def translate_non_ascii(text: str, table: Any, chars: set[str] | None = None) -> str:
+    """``text.translate(table)`` for a table that leaves ASCII alone: one ``str.replace`` per distinct
+    non-ASCII char (``chars``, found when not given) when they are few and no replacement holds
+    another of them, so the order of the replacements cannot matter; ``str.translate`` otherwise."""
+    if chars is None:
+        chars = set(non_ascii(text))
     if len(chars) > _FEW_DISTINCT:
-        return s.translate(_SURROGATES)
+        return text.translate(table)
+    outs = []
     for c in chars:
-        s = s.replace(c, chr(_SURROGATES[ord(c)]))
-    return s
+        o = table[ord(c)]
+        o = "" if o is None else chr(o) if isinstance(o, int) else o
+        if o != c and not chars.isdisjoint(o):
+            return text.translate(table)
+        outs.append((c, o))
+    for c, o in outs:
+        if o != c:
+            text = text.replace(c, o)
+    return text
+
+
+def splice(s: str, matches: list[re.Match[str]], repl: Callable[[re.Match[str]], str]) -> str:
+    """``s`` with each of ``matches`` (in order, none empty) replaced by ``repl(match)``."""
+    parts: list[str] = []
+    last = 0
+    for m in matches:
+        parts += (s[last:m.start()], repl(m))
+        last = m.end()
+    parts.append(s[last:])
+    return "".join(parts)
 
 
 def _encode(s: str) -> tuple[bytes | None, bool]:
     sur = not s.isascii()
-    b: bytes | None = _surrogate_text(s).encode("ascii") if sur else s.encode("ascii")
+    b: bytes | None = translate_non_ascii(s, _SURROGATES).encode("ascii") if sur else s.encode("ascii")
     if any(c in b for c in _ODD_SPACES):  # memchr each: far cheaper than a regex pass
         b = None
     return b, sur
@@ -501,14 +523,7 @@ class FastPattern:
             return s
         if any(m.start() == m.end() for m in matches):  # empty matches: re's own rules apply
             return self.rx.sub(repl, s)
-        parts: list[str] = []
-        last = 0
-        for m in matches:
-            parts.append(s[last:m.start()])
-            parts.append(repl(m))
-            last = m.end()
-        parts.append(s[last:])
-        return "".join(parts)
+        return splice(s, matches, repl)
 
     def split(self, s: str, maxsplit: int = 0) -> list[Any]:
         if self.search(s) is None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ._decode import Budget, Candidate, decode_tags, find_encoded, find_transformed
-from ._fold import (INVISIBLE_RE, collapse_letter_spacing, collapse_whitespace, count_suspicious, fold_chars,
-                    non_ascii, unleet)
+from ._fold import INVISIBLE_RE, collapse_letter_spacing, collapse_whitespace, count_suspicious, fold_chars, unleet
+from ._rx import non_ascii
 from ._offsets import OffsetMap
 
 __all__ = ["normalize", "Views", "Decoded", "Segment", "OffsetMap"]
@@ -118,10 +118,12 @@ class Views:
         return [d.text for d in self.decoded]
 
 
-def _fold(text: str) -> tuple[str, str, OffsetMap, OffsetMap | None, frozenset[str]]:
-    """(plain, folded, folded->original map, plain->original map, tricks undone)."""
+def _fold(text: str, na: str | None = None) -> tuple[str, str, OffsetMap, OffsetMap | None, frozenset[str]]:
+    """(plain, folded, folded->original map, plain->original map, tricks undone).
+    ``na``: ``non_ascii(text)`` when the caller has it already."""
     tricks: set[str] = set()
-    na = "" if text.isascii() else non_ascii(text)
+    if na is None:
+        na = "" if text.isascii() else non_ascii(text)
     plain, m1 = fold_chars(text, na)
     if na:  # one-char classes: present in the text iff present among its non-ASCII chars
         if INVISIBLE_RE.search(na):
@@ -150,8 +152,8 @@ def _fold(text: str) -> tuple[str, str, OffsetMap, OffsetMap | None, frozenset[s
     return plain, folded, offsets, m1, frozenset(tricks)
 
 
-def _candidates(text: str, plain: str, folded: str, budget: Budget) -> list[Candidate]:
-    return decode_tags(text, budget) + find_encoded(plain, budget) + find_transformed(folded, budget)
+def _candidates(text: str, plain: str, folded: str, budget: Budget, na: str | None = None) -> list[Candidate]:
+    return decode_tags(text, budget, na) + find_encoded(plain, budget) + find_transformed(folded, budget)
 
 
 def _expand(cands: list[Candidate], depth: int, budget: Budget, seen: set[str]) -> Iterator[tuple[Candidate, str]]:
@@ -173,11 +175,12 @@ def normalize(text: str, *, max_decode_depth: int = 2, source: str = "user") -> 
     """Fold ``text`` and decode what is encoded inside it (see the module docstring)."""
     if not isinstance(text, str):
         raise TypeError(f"normalize() needs a str, got {type(text).__name__}")
-    plain, folded, offsets, plain_map, tricks = _fold(text)
+    na = "" if text.isascii() else non_ascii(text)  # read by three checks below: extracted once
+    plain, folded, offsets, plain_map, tricks = _fold(text, na)
     decoded: list[Decoded] = []
     if max_decode_depth > 0 and text:
         budget = Budget(min(DECODE_BUDGET_MAX, max(_MIN_DECODE_BUDGET, DECODE_BUDGET_FACTOR * len(text))))
-        raw = _candidates(text, plain, folded, budget)
+        raw = _candidates(text, plain, folded, budget, na)
         # candidate spans index text / plain / folded; bring them all to original offsets
         fixed: list[Candidate] = []
         for c in raw:
@@ -197,7 +200,7 @@ def normalize(text: str, *, max_decode_depth: int = 2, source: str = "user") -> 
         folded=folded,
         offsets=offsets,
         decoded=decoded,
-        suspicious_unicode=count_suspicious(text),
+        suspicious_unicode=count_suspicious(text, na),
         obfuscation=tricks,
         source=source,
         plain_offsets=plain_map,
