@@ -55,65 +55,75 @@ def unleet(text: str) -> str:
 
 _np: Any = None
 _TABLE: Any = None
+_CLASS: Any = None
+# per-char class bits, summed over a run by one reduceat: counts of digits, of letters, of letters
+# past "f" (a token of hex digits is no word), each < 256 in a run of at most _MAX_TOKEN chars
+_DIGIT, _LOWER, _PAST_F, _WORD = 1, 1 << 8, 1 << 16, 1 << 24
 
 
-def _unleet_vector(text: str) -> str:
-    """``unleet`` with numpy: the runs of ``[a-z0-9]``, their neighbours and contents as arrays."""
-    global _np, _TABLE
+def _tables() -> tuple[Any, Any, Any]:
+    global _np, _TABLE, _CLASS
     if _np is None:
         import numpy
 
         table = numpy.arange(128, dtype=numpy.uint32)
         for a, b in zip(_LEET_FROM, _LEET_TO):
             table[ord(a)] = ord(b)
-        _np, _TABLE = numpy, table
-    np = _np
+        cls = numpy.zeros(129, dtype=numpy.uint32)   # index 128: every non-ASCII code point (clipped)
+        for c in range(128):
+            ch = chr(c)
+            if ch.isdigit():
+                cls[c] = _DIGIT | _WORD
+            elif "a" <= ch <= "z":
+                cls[c] = _LOWER | (_PAST_F if ch > "f" else 0) | _WORD
+            elif ch.isalnum() or ch == "_":
+                cls[c] = _WORD
+        _np, _TABLE, _CLASS = numpy, table, cls
+    return _np, _TABLE, _CLASS
+
+
+def _unleet_vector(text: str) -> str:
+    """``unleet`` with numpy: the runs of ``[a-z0-9]``, their neighbours and contents as arrays."""
+    np, table, classes = _tables()
     is_ascii = text.isascii()
     if is_ascii:
         codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     else:
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     n = len(codes)
-    lower = (codes >= 97) & (codes <= 122)
-    digit = (codes >= 48) & (codes <= 57)
-    tok = lower | digit
-    edge = np.diff(np.concatenate(([False], tok, [False])).astype(np.int8))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)  # runs [starts[k], ends[k])
-    if not len(starts):
-        return text
-    # re's \w: ASCII letters, digits, "_", and the non-ASCII chars str.isalnum() accepts
-    word = tok | ((codes >= 65) & (codes <= 90)) | (codes == 95)
+    cls = np.zeros(n + 2, dtype=np.uint32)          # a zero each side: runs end inside the array
+    classes.take(codes, mode="clip", out=cls[1:n + 1])
     if not is_ascii:
+        # re's \w: also the non-ASCII chars str.isalnum() accepts
         wide = [ord(c) for c in set(_rx.non_ascii(text)) if c.isalnum()]
         if wide:
-            word |= np.isin(codes, np.array(wide, dtype=np.uint32))
-    ok = np.ones(len(starts), dtype=bool)
-    inner = starts > 0
-    ok[inner] &= ~word[starts[inner] - 1]          # a word boundary before the run
-    inner = ends < n
-    ok[inner] &= ~word[ends[inner]]                 # and after it
+            cls[1:n + 1][np.isin(codes, np.array(wide, dtype=np.uint32))] = _WORD
+    tok = ((cls & (_DIGIT | _LOWER)) != 0).view(np.int8)
+    edges = np.flatnonzero(tok[1:] != tok[:-1])    # run starts and ends, alternating (text positions)
+    if not len(edges):
+        return text
+    starts, ends = edges[0::2], edges[1::2]          # runs [starts[k], ends[k]) of the text
+    total = np.cumsum(cls, dtype=np.uint64)          # total[j]: the class bits of text[:j] summed
+    sums = total[ends] - total[starts]
     length = ends - starts
-    ok &= length <= _MAX_TOKEN
-
-    def count(flags: Any) -> Any:
-        c = np.concatenate(([0], np.cumsum(flags)))
-        return c[ends] - c[starts]
-
-    past_f = count(lower & (codes >= 103))          # letters g..z: not hex
-    ok &= (count(lower) > 0) & (count(digit) > 0)
-    second = codes[np.minimum(starts + 1, n - 1)]
-    zero_x = (length >= 3) & (codes[starts] == 48) & (second == 120) & (past_f == 1)
-    ok &= (past_f > 0) & ~zero_x                    # not (0x)?[0-9a-f]+
-    if not ok.any():
+    ok = (((cls[starts] | cls[ends + 1]) & _WORD) == 0) & (length <= _MAX_TOKEN)   # word boundaries
+    ok &= ((sums & 0xFF) != 0) & ((sums & 0xFF0000) != 0)   # a digit, and a letter past "f" (so not hex)
+    cand = np.flatnonzero(ok)
+    if not len(cand):
         return text
-    mark = np.zeros(n + 1, dtype=np.int32)
-    mark[starts[ok]] += 1
-    mark[ends[ok]] -= 1
-    change = (np.cumsum(mark[:n]) > 0) & digit
-    if not change.any():
+    s_c = starts[cand]
+    # "0x" then hex digits: the "x" is the only letter past "f"
+    zero_x = ((codes[s_c] == 48) & (codes[s_c + 1] == 120) & (length[cand] >= 3)
+              & ((sums[cand] & 0xFF0000) == _PAST_F))
+    keep = cand[~zero_x]
+    if not len(keep):
         return text
+    s_ok, len_ok = starts[keep], length[keep]
+    # every position of the chosen runs: 0..total-1 shifted by each run's start minus the chars before it
+    before = np.cumsum(len_ok) - len_ok
+    pos = np.arange(int(before[-1] + len_ok[-1])) + np.repeat(s_ok - before, len_ok)
     out = codes.copy()
-    out[change] = _TABLE[codes[change]]
+    out[pos] = table[codes[pos]]                     # digits to letters; letters map to themselves
     if is_ascii:
         return out.tobytes().decode("ascii")
     return out.tobytes().decode("utf-32-le", "surrogatepass")
