@@ -11,8 +11,9 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 log() { echo "airlock-setup: $*" >&2; }
 
-# Debian packages: venv support, the sandbox (bubblewrap + seccomp bindings), Qt's xcb runtime libraries.
-APT_PKGS="python3-venv python3-pip bubblewrap python3-seccomp
+# Debian packages: venv support, a C compiler (the learned detector's scoring kernel, setup.py),
+# the sandbox (bubblewrap + seccomp bindings), Qt's xcb runtime libraries.
+APT_PKGS="python3-venv python3-pip gcc libc6-dev bubblewrap python3-seccomp
   libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xfixes0 libxcb-xkb1"
@@ -40,7 +41,7 @@ setup() {
     python3 -m venv "$VENV"
   fi
   local stamp="$VENV/.airlock-installed" want
-  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  want=$(cat pyproject.toml setup.py core/airlock/injection/_kernel.c | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want-$1" ]; then
     log "installing Python packages ($1)"
     "$PY" -m pip install -q --upgrade pip >&2

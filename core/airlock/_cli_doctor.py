@@ -139,8 +139,15 @@ def check_sandbox() -> list[Check]:
     return [Check("code sandbox", status, detail)]
 
 
+def check_scoring_kernel() -> list[Check]:
+    from .injection import _kernel
+
+    detail = _kernel.status()
+    return [Check("scoring kernel", "ok" if _kernel.load() is not None else "warn", detail)]
+
+
 CHECKS: list[Callable[[], list[Check]]] = [check_dirs, check_server, check_audit, check_policy, check_keyring,
-                                           check_keys, check_sandbox]
+                                           check_keys, check_sandbox, check_scoring_kernel]
 
 
 def run_checks() -> list[Check]:

@@ -133,6 +133,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quality", action="store_true", help="also score dev.jsonl (needs ../shared)")
     a = ap.parse_args()
+    from airlock.injection import _kernel
+
+    print(f"learned scorer: {_kernel.status()}")
     latency()
     if a.quality:
         quality()

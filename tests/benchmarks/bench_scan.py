@@ -165,7 +165,10 @@ def main() -> int:
     scanner = Scanner(max_input_chars=2_000_000)
     from airlock.injection import _rx
 
-    print(f"RE2 accelerator: {'on' if _rx.accelerated() else 'OFF (pip install google-re2)'}")
+    from airlock.injection import _kernel
+
+    print(f"RE2 accelerator: {'on' if _rx.accelerated() else 'OFF (pip install google-re2)'}; "
+          f"learned scorer: {_kernel.status()}")
     print(f"{'text':<24}{'scan median':>14}{'str.lower':>12}{'ratio':>10}   level")
     for label, make in (("benign", prose), ("near-miss", triggery), ("with attack", with_attack)):
         for n, name in ((200, "200 chars"), (10_000, "10 kB"), (1_000_000, "1 MB")):

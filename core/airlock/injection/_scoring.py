@@ -29,8 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from ._features import (_BIGRAM_K, _CHAR_SALT, _FIB, _LEN_K, _M64, _PK, _WORD_SALT, _WORD_TABLE, FeatureSpec,
-                        _inv_powers, _mix, _powers, has_run4, null_runs)
+from . import _kernel
+from ._features import (_BIGRAM_K, _CHAR_SALT, _FIB, _LEN_K, _M64, _P_INT, _PK, _WORD_SALT, _WORD_TABLE,
+                        FeatureSpec, _inv_powers, _mix, _powers, has_run4, null_runs)
 
 __all__ = ["WindowScorer", "Best"]
 
@@ -63,7 +64,9 @@ class WindowScorer:
     one slice of the buffer covers them all; an order in a range but not in the spec is a row of
     padding (weight 0), which leaves every sum unchanged."""
 
-    def __init__(self, weights: np.ndarray, bias: float, spec: FeatureSpec, window: int) -> None:
+    def __init__(self, weights: np.ndarray, bias: float, spec: FeatureSpec, window: int, *,
+                 kernel: bool = True) -> None:
+        """``kernel=False``: always the numpy path (the tests compare the two)."""
         self.spec = spec
         self.bias = bias
         self.window = window
@@ -97,6 +100,17 @@ class WindowScorer:
         self.mul = np.uint64(mul)
         self.shift = np.uint64(64 - spec.bits)
         self._inv: np.ndarray = np.zeros(0, dtype=np.uint64)
+        self._kernel: _kernel.Kernel | None = None
+        lib = _kernel.load() if kernel else None
+        if lib is not None and _kernel.Kernel.supports(spec.bits, c, wo):
+            self._kernel = _kernel.Kernel(lib, self.w, bias, spec.bits, spec.version, window, c, wo,
+                                          [int(x) for x in _CHAR_SALT], [int(x) for x in _WORD_SALT],
+                                          _P_INT, int(_LEN_K), int(_BIGRAM_K))
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether texts are scored by the C kernel (``_kernel.c``)."""
+        return self._kernel is not None
 
     def _inv_powers(self, n: int) -> np.ndarray:
         """P**-i (times FIB when folded), i < n, cached per scorer."""
@@ -195,7 +209,24 @@ class WindowScorer:
 
     # ------------------------------------------------------------------ scoring
     def best(self, text: str) -> Best:
-        """The best window's logit (the whole text when it fits in one window)."""
+        """The best window's logit (the whole text when it fits in one window).
+
+        The C kernel when it is built (the same floats), numpy otherwise."""
+        k = self._kernel
+        if k is not None:
+            r = k.best(text)
+            if r is not None:
+                z, s, e, words, windows = r
+
+                def contrib() -> np.ndarray:
+                    got = k.contrib(text, s, e)
+                    return got if got is not None else self.best_numpy(text).contrib()
+
+                return Best(z, s, e, words, windows, contrib)
+        return self.best_numpy(text)
+
+    def best_numpy(self, text: str) -> Best:
+        """``best`` computed with numpy: the reference for the kernel, and its fallback."""
         b, n, starts, m = self._buckets(text)
         g = self.w[b]
         gc = g[:self.c_rows * n].reshape(self.c_rows, n)
