@@ -1,4 +1,5 @@
-"""The learned injection detector: a hashed n-gram linear model, scored with numpy only.
+"""The learned injection detector: a hashed n-gram linear model, scored with numpy (or the same
+computation in a small optional C kernel, ``_kernel.c``).
 
 Patterns catch "ignore previous instructions"; this model catches paraphrases,
 role-play jailbreaks and instructions planted in documents, from character and
