@@ -51,3 +51,29 @@ def test_a_few_tokens_in_long_prose_are_spliced_like_the_regex() -> None:
     for k in (0, 1, _leet._FEW_TOKENS, _leet._FEW_TOKENS + 1):
         text = prose + " ".join(["v2 1gn0r3 mp3 0xabc"] * k)
         assert _leet.unleet(text) == _by_regex(text)
+
+
+_ASCII_PIECES = st.sampled_from([
+    "1gn0r3", "pr3v10u5", "user12", "b2", "v2", "mp3", "0xabc", "0x1f", "0xg1", "0x", "0xz", "00x1", "3f4a1b",
+    "a1b2c3d4e5f6g7h8i9j0k", "a1b2c3d4e5f6g7h8i9j0", "10:05:35z", "4ll", "1", "a", "z9z", "9", "g",
+    " ", ".", "\n", "_", "A", "Z9", "-", "@", '"', "\t", "\x00", "\x7f",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ASCII_PIECES, max_size=400).map("".join))
+def test_the_c_kernel_equals_the_regex_definition_on_ascii(text: str) -> None:
+    from airlock.injection import _kernel
+
+    got = _kernel.unleet_ascii(text)
+    assert got is not None, _kernel.status()   # the README's setup builds the kernel
+    assert got == _by_regex(text)
+    assert _leet.unleet(text) == _by_regex(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_the_c_kernel_on_any_ascii_text(text: str) -> None:
+    from airlock.injection import _kernel
+
+    assert _kernel.unleet_ascii(text) == _by_regex(text)

@@ -5,6 +5,8 @@
  * floats as WindowScorer.best_numpy: per-position weights added order by order, running sums
  * added left to right, numpy's pairwise sums where numpy sums a row, windows at multiples of
  * win / 2 plus the one ending the text. tests/unit/test_learned_kernel.py holds it to that.
+ * Also the leetspeak fold of an ASCII text (_leet.py), held to its regex definition by
+ * tests/unit/test_injection_leet.py.
  *
  * Memory: every index into the weights is a bucket below 2**bits (or the padding bucket 2**bits
  * when the caller says the array has it); scratch buffers are allocated here and freed on every
@@ -13,11 +15,12 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_ORDER 16
 
 /* bumped with every change of what the functions compute: _kernel.py refuses a stale build */
-int airlock_kernel_version(void) { return 2; }
+int airlock_kernel_version(void) { return 3; }
 
 typedef struct {
     double z;
@@ -334,4 +337,52 @@ int airlock_contrib(const uint32_t *cp, int64_t n, const double *w, int bits, in
     }
     ctx_free(&c);
     return 0;
+}
+
+/* ----------------------------------------------------------------------------- leetspeak */
+
+/* per byte: 1 a token char [a-z0-9], 2 a word char (re's \w in ASCII: [A-Za-z0-9_]), 4 a digit,
+ * 8 a letter past "f" (written out: no run-time initialisation for threads to race on) */
+static const uint8_t leet_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2,
+    0, 3, 3, 3, 3, 3, 3, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* _leet.unleet of an ASCII text: in every maximal run of [a-z0-9] with a word boundary on both
+ * sides (re's \b: [A-Za-z0-9_] are word chars), at most 20 chars long, holding a digit and a letter
+ * past "f" (so not (0x)?[0-9a-f]+), the digits 0 1 3 4 5 7 8 9 become o i e a s t b g.
+ * out[n] receives the text; returns how many chars changed. */
+int64_t airlock_unleet_ascii(const uint8_t *s, int64_t n, uint8_t *out) {
+    static const char to[10] = {'o', 'i', '2', 'e', 'a', 's', '6', 't', 'b', 'g'};
+    int64_t changed = 0, i = 0;
+    if (n > 0) memcpy(out, s, (size_t)n);
+    while (i < n) {
+        if (!(leet_class[s[i]] & 1)) {
+            i++;
+            continue;
+        }
+        int64_t a = i;
+        int seen = 0;
+        int64_t past_f = 0;
+        for (; i < n && (leet_class[s[i]] & 1); i++) {
+            seen |= leet_class[s[i]];
+            past_f += (leet_class[s[i]] >> 3) & 1;
+        }
+        if ((a > 0 && (leet_class[s[a - 1]] & 2)) || (i < n && (leet_class[s[i]] & 2))) continue;
+        if (i - a > 20 || !(seen & 4) || !past_f) continue;
+        if (i - a >= 3 && s[a] == '0' && s[a + 1] == 'x' && past_f == 1) continue;  /* 0x and hex digits */
+        for (int64_t j = a; j < i; j++) {
+            if (s[j] <= '9' && to[s[j] - '0'] != s[j]) {
+                out[j] = (uint8_t)to[s[j] - '0'];
+                changed++;
+            }
+        }
+    }
+    return changed;
 }

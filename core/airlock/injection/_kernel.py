@@ -17,16 +17,17 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a model is scored: the leetspeak fold needs none
+    import numpy as np
 
-__all__ = ["Kernel", "load", "open_library", "status", "VERSION"]
+__all__ = ["Kernel", "load", "open_library", "status", "unleet_ascii", "VERSION"]
 
 log = logging.getLogger(__name__)
 
 #: must equal ``airlock_kernel_version()`` in ``_kernel.c``
-VERSION = 2
+VERSION = 3
 MAX_ORDER = 16
 _ENV_OFF = "AIRLOCK_NO_KERNEL"
 
@@ -79,10 +80,25 @@ def open_library(path: Path, version: int = VERSION) -> tuple[Any | None, str]:
         lib.airlock_best.argtypes = head + [ctypes.c_double, ctypes.c_int64] + model + [ctypes.POINTER(_Best)]
         lib.airlock_contrib.argtypes = head + [ctypes.c_int64] + model + [ctypes.c_int64, ctypes.c_int64,
                                                                           ctypes.c_void_p]
+        lib.airlock_unleet_ascii.restype = ctypes.c_int64
+        lib.airlock_unleet_ascii.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p]
     except (OSError, AttributeError) as exc:
         log.warning("scoring kernel %s: %s", path.name, exc)
         return None, f"could not load {path.name} ({exc}): numpy scorer"
     return lib, f"C kernel ({path.name})"
+
+
+def unleet_ascii(text: str) -> str | None:
+    """``_leet.unleet`` of an ASCII ``text`` in C (``text`` itself when nothing changes); None
+    without the kernel."""
+    lib = load()
+    if lib is None:
+        return None
+    raw = text.encode("ascii")
+    out = ctypes.create_string_buffer(len(raw))
+    if not lib.airlock_unleet_ascii(raw, len(raw), out):
+        return text
+    return out.raw.decode("ascii")
 
 
 def status() -> str:
@@ -97,6 +113,8 @@ class Kernel:
     def __init__(self, lib: Any, weights: np.ndarray, bias: float, bits: int, version: int, window: int,
                  char_orders: list[int], word_orders: list[int], char_salts: list[int], word_salts: list[int],
                  p: int, len_k: int, bigram_k: int) -> None:
+        import numpy as np
+
         self._best, self._contrib = lib.airlock_best, lib.airlock_contrib
         self.w = np.ascontiguousarray(weights, dtype=np.float64)
         self._co = np.array(char_orders, dtype=np.int32)
@@ -122,6 +140,8 @@ class Kernel:
 
     def contrib(self, text: str, start: int, end: int) -> np.ndarray | None:
         """The summed weight of the n-grams starting at each position of ``[start, end)``."""
+        import numpy as np
+
         cp = text.encode("utf-32-le", "surrogatepass")
         out = np.zeros(max(0, end - start), dtype=np.float64)
         if self._contrib(cp, len(cp) // 4, *self._head, self._window, *self._model, start, end, out.ctypes.data):
