@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 VERSION = 3
 MAX_ORDER = 16
 _ENV_OFF = "AIRLOCK_NO_KERNEL"
+#: another build of the kernel to load (the tests load one built with AddressSanitizer)
+_ENV_LIB = "AIRLOCK_KERNEL_LIB"
 
 
 class _Best(ctypes.Structure):
@@ -43,6 +45,9 @@ _status = "not loaded yet"
 
 
 def _find() -> Path | None:
+    chosen = os.environ.get(_ENV_LIB)
+    if chosen:
+        return Path(chosen)
     found = sorted(Path(__file__).resolve().parent.glob("_kernel_lib*.bin"))
     return found[0] if found else None
 
