@@ -22,6 +22,7 @@ _TEXTS = [
 def _ungated(monkeypatch: pytest.MonkeyPatch, text: str):  # type: ignore[no-untyped-def]
     _rx._cache.clear()
     monkeypatch.setattr(_rx.FastPattern, "_gated_out", lambda self, s: False)
+    monkeypatch.setattr(_rx.FastPattern, "_absent", lambda self, s: False)
     try:
         return scan_text(text, source="document")
     finally:
@@ -130,3 +131,22 @@ def test_finditer_consults_the_gate_once_not_per_match(monkeypatch: pytest.Monke
     got = [m.span() for m in p.finditer(text)]
     assert got == [m.span() for m in p.rx.finditer(text)] and len(got) == 30
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("text", [t * 2 for t in _TEXTS] + ["plain\u00a0text with\u2028odd spaces\x0b and more words " * 8])
+def test_the_one_step_gate_agrees_with_plain_re_for_every_pattern(text: str) -> None:
+    """``_absent`` (the whole-text fast path of search/finditer) may only say "no match" where
+    ``re`` finds none, for every registered pattern, on ASCII, non-ASCII and odd-space texts."""
+    _rx._cache.clear()
+    assert len(text) >= _rx._CACHE_MIN
+    absent = 0
+    for p in list(_rx._registry):
+        want = p.rx.search(text)
+        got = p.search(text)
+        assert (got and got.span()) == (want and want.span()), p.pattern[:60]
+        assert [m.span() for m in p.finditer(text)] == [m.span() for m in p.rx.finditer(text)], p.pattern[:60]
+        if p._gid >= 0 and p._absent(text):
+            absent += 1
+            assert want is None, p.pattern[:60]
+    if "Ignore" not in text and "\u00a0" not in text:
+        assert absent > 0   # the fast path is taken at all

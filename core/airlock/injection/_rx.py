@@ -451,8 +451,19 @@ class FastPattern:
         e = _entry(s)
         return not _gate_passes(self._gid, e[2], e)
 
+    def _absent(self, s: str) -> bool:
+        """The common case of ``search``/``finditer`` (a whole text of ``_CACHE_MIN`` chars or more)
+        settled in one step: True when the gate Set proves the prefilter matches nowhere, exactly
+        when the full path below would return nothing through ``_gated_out``. Most patterns match
+        nowhere in most texts; their search then costs a cache lookup, not half a dozen calls."""
+        e = _entry(s)
+        return (e[1] is not None and (self._pre_sur if e[2] else self._pre) is not None
+                and not _gate_passes(self._gid, e[2], e))
+
     def search(self, s: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         n = len(s)
+        if not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0 and self._absent(s):
+            return None
         end = n if endpos is None else max(0, min(endpos, n))
         pos = max(0, min(pos, n))
         pre, b = self._prefilter(s, pos, end)
@@ -481,6 +492,8 @@ class FastPattern:
 
     def finditer(self, s: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
         n = len(s)
+        if not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0 and self._absent(s):
+            return
         end = n if endpos is None else max(0, min(endpos, n))
         pos = max(0, min(pos, n))
         pre, b = self._prefilter(s, pos, end)
