@@ -86,7 +86,7 @@ def open_library(path: Path, version: int = VERSION) -> tuple[Any | None, str]:
         lib.airlock_contrib.argtypes = head + [ctypes.c_int64] + model + [ctypes.c_int64, ctypes.c_int64,
                                                                           ctypes.c_void_p]
         lib.airlock_unleet_ascii.restype = ctypes.c_int64
-        lib.airlock_unleet_ascii.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p]
+        lib.airlock_unleet_ascii.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p]
     except (OSError, AttributeError) as exc:
         log.warning("scoring kernel %s: %s", path.name, exc)
         return None, f"could not load {path.name} ({exc}): numpy scorer"
@@ -99,11 +99,13 @@ def unleet_ascii(text: str) -> str | None:
     lib = load()
     if lib is None:
         return None
-    raw = text.encode("ascii")
-    out = ctypes.create_string_buffer(len(raw))
-    if not lib.airlock_unleet_ascii(raw, len(raw), out):
+    if not text:
         return text
-    return out.raw.decode("ascii")
+    raw = text.encode("ascii")
+    out = bytearray(len(raw))       # (create_string_buffer would build a ctypes type per length)
+    if not lib.airlock_unleet_ascii(raw, len(raw), ctypes.addressof(ctypes.c_char.from_buffer(out))):
+        return text
+    return out.decode("ascii")
 
 
 def status() -> str:
