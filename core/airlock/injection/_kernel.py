@@ -1,11 +1,12 @@
-"""The optional C kernel of the learned detector's scorer, loaded with ctypes.
+"""The optional C kernel of the scanner's two hottest loops, loaded with ctypes.
 
 ``_kernel.c`` computes what ``WindowScorer.best_numpy`` computes (the same buckets, the same
 additions in the same order, so the same floats; also the per-position weights behind a finding's
 evidence span) in one pass over the text, without the temporary arrays and the 40-odd numpy calls
-a text costs: 3-5x faster on short texts, 2-3x on 10 kB. It is
-built by ``setup.py`` when a C compiler is there; without it the numpy path runs. A build older
-than the source (``VERSION``) is not used. ``AIRLOCK_NO_KERNEL=1`` turns it off.
+a text costs: 3-5x faster on short texts, 2-3x on 10 kB. It also folds the leetspeak of ASCII text
+(``_leet.unleet``) in one pass. It is built by ``setup.py`` when a C compiler is there; without it
+the numpy and regex paths run. A build older than the source (``VERSION``) is not used.
+``AIRLOCK_NO_KERNEL=1`` turns it off.
 
 ctypes releases the GIL for the call, so the server's threads score in parallel.
 """

@@ -62,8 +62,9 @@ def unleet(text: str) -> str:
 _np: Any = None
 _TABLE: Any = None
 _CLASS: Any = None
-# per-char class bits, summed over a run by one reduceat: counts of digits, of letters, of letters
-# past "f" (a token of hex digits is no word), each < 256 in a run of at most _MAX_TOKEN chars
+# per-char class bits, summed over each run from one cumulative sum: counts of digits, of letters,
+# of letters past "f" (a token of hex digits is no word). Each count stays below 256 in a run of at
+# most _MAX_TOKEN chars; longer runs are refused before their counts are read.
 _DIGIT, _LOWER, _PAST_F, _WORD = 1, 1 << 8, 1 << 16, 1 << 24
 
 
