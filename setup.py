@@ -1,10 +1,11 @@
-"""Build step beyond pyproject.toml: the optional C scoring kernel of the learned detector.
+"""Build step beyond pyproject.toml: the injection scanner's optional C kernel (the learned
+detector's scorer and the leetspeak fold of ASCII text).
 
 ``_kernel.c`` is plain C (no Python headers), loaded with ctypes by ``airlock/injection/_kernel.py``.
 It is built as ``_kernel_lib.bin``, not with an extension module's suffix: it is no Python module,
 and tools that import every module of the package must not try it.
-``optional=True``: without a C compiler the install still succeeds and the detector scores with
-numpy (same results, 2-4x slower); ``airlock doctor`` says which one runs.
+``optional=True``: without a C compiler the install still succeeds and numpy and the regex path
+give the same results, slower (2-4x for the scorer); ``airlock doctor`` says which one runs.
 """
 
 import os
