@@ -459,19 +459,20 @@ class FastPattern:
         when the full path below would return nothing through ``_gated_out``. Most patterns match
         nowhere in most texts; their search then costs a cache lookup, not half a dozen calls."""
         e = _entry(s)
-        return (e[1] is not None and (self._pre_sur if e[2] else self._pre) is not None
-                and not _gate_passes(self._gid, e[2], e))
+        return e[1] is not None and (self._pre_sur if e[2] else self._pre) is not None and self._gated_out(s)
 
     def search(self, s: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         n = len(s)
-        if not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0 and self._absent(s):
+        whole = not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0
+        if whole and self._absent(s):
             return None
         end = n if endpos is None else max(0, min(endpos, n))
         pos = max(0, min(pos, n))
         pre, b = self._prefilter(s, pos, end)
         if pre is None:
             return self.rx.search(s, pos, end)
-        if (end == n or not self._gate_reads_past_end) and self._gated_out(s):
+        # a whole text's gate was settled above (a Set that passes it says so again)
+        if not whole and (end == n or not self._gate_reads_past_end) and self._gated_out(s):
             return None
         return self._next(s, pos, end, pre.Match, b)
 
@@ -494,7 +495,8 @@ class FastPattern:
 
     def finditer(self, s: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
         n = len(s)
-        if not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0 and self._absent(s):
+        whole = not pos and endpos is None and n >= _CACHE_MIN and self._gid >= 0
+        if whole and self._absent(s):
             return
         end = n if endpos is None else max(0, min(endpos, n))
         pos = max(0, min(pos, n))
@@ -503,7 +505,8 @@ class FastPattern:
             yield from self.rx.finditer(s, pos, end)
             return
         # what ``search`` would settle at every step depends on the text alone: settled once here
-        if (end == n or not self._gate_reads_past_end) and self._gated_out(s):
+        # (for a whole text, above)
+        if not whole and (end == n or not self._gate_reads_past_end) and self._gated_out(s):
             return
         match, rx = pre.Match, self.rx
         while pos <= end:
